@@ -1,0 +1,277 @@
+"""Pydantic models of every event on roasloop's topics (see ``schemas.topics`` for the catalog).
+
+Identifiers of the ad hierarchy are Meta's: ``ad_id`` < ``adset_id`` < ``campaign_id`` < ad
+account. ``group_id`` is the *allocation group* - the set of entities sharing one total budget:
+a campaign (its ad sets have budgets) or an ad account (its campaigns have budgets). Topics that
+feed one sampler or executor instance are keyed by ``tenant_id:group_id``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from schemas.envelope import Confidence, EntityId, Envelope
+from schemas.money import CurrencyCode, Money, SignedMoney
+
+Hash = str  # hex keyed hash (HMAC-SHA256) of a normalized identifier; never the raw value
+EntityLevel = Literal["adset", "campaign"]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Utm(_Part):
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    content: str | None = None
+    term: str | None = None
+    id: str | None = Field(default=None, description="utm_id: roasloop puts the ad id here")
+
+
+class AdClicked(Envelope):
+    """A click on an ad, recorded by the redirect or sent by a producer (``clicks.v1``)."""
+
+    event_type: Literal["AdClicked"] = "AdClicked"
+    click_id: EntityId = Field(description="roasloop click id, appended to the landing URL as rl_cid")
+    ad_id: EntityId
+    adset_id: EntityId | None = None
+    campaign_id: EntityId | None = None
+    fbclid: str | None = Field(default=None, max_length=500)
+    utm: Utm = Field(default_factory=Utm)
+    ip_hash: Hash | None = None
+    user_agent_hash: Hash | None = None
+    email_hash: Hash | None = None
+    device_id: str | None = Field(default=None, max_length=200)
+    referrer: str | None = Field(default=None, max_length=2000)
+    landing_url: str | None = Field(default=None, max_length=4000)
+
+
+class ContactSignals(_Part):
+    """What the CRM knows that can tie a deal back to a click (all identifiers hashed)."""
+
+    contact_id: str | None = None
+    click_id: str | None = Field(default=None, description="rl_cid captured on the landing page")
+    fbclid: str | None = None
+    utm_ad_id: str | None = None
+    email_hash: Hash | None = None
+    device_id: str | None = None
+    ip_hash: Hash | None = None
+    user_agent_hash: Hash | None = None
+
+
+class DealStageChanged(Envelope):
+    """A CRM deal moved to a pipeline stage (``crm.deal-stage.v1``)."""
+
+    event_type: Literal["DealStageChanged"] = "DealStageChanged"
+    deal_id: EntityId
+    pipeline_id: str = "default"
+    stage_id: str = Field(min_length=1, max_length=200, description="CRM stage id, e.g. HubSpot's")
+    previous_stage_id: str | None = None
+    amount: Money | None = Field(default=None, description="Deal amount when the CRM has one")
+    contact: ContactSignals = Field(default_factory=ContactSignals)
+    source: Literal["hubspot", "producer", "sandbox"] = "producer"
+
+
+AttributionMethod = Literal["url", "fingerprint", "probabilistic", "none"]
+MatchedOn = Literal["click_id", "fbclid", "utm_ad_id", "email", "device_id", "ip_user_agent", "none"]
+
+
+class ConversionAttributed(Envelope):
+    """A deal stage change with the click it was attributed to (``conversions.attributed.v1``).
+
+    ``method='none'`` marks an unattributed deal: the ad fields are then empty and confidence 0.
+    """
+
+    event_type: Literal["ConversionAttributed"] = "ConversionAttributed"
+    deal_id: EntityId
+    stage_event_id: str = Field(description="event_id of the DealStageChanged this carries")
+    stage_id: str
+    pipeline_id: str = "default"
+    amount: Money | None = None
+    method: AttributionMethod
+    matched_on: MatchedOn = "none"
+    confidence: Confidence
+    click_id: str | None = None
+    ad_id: EntityId | None = None
+    adset_id: EntityId | None = None
+    campaign_id: EntityId | None = None
+    group_id: EntityId | None = None
+    click_occurred_at: AwareDatetime | None = None
+    latency_seconds: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _attributed_means_an_ad(self) -> Self:
+        if self.method == "none":
+            if self.confidence != 0 or self.ad_id is not None:
+                raise ValueError("method 'none' carries no ad and confidence 0")
+        elif not (self.ad_id and self.adset_id and self.campaign_id and self.confidence > 0):
+            raise ValueError(f"method {self.method!r} needs ad_id, adset_id, campaign_id, confidence > 0")
+        return self
+
+
+class RevenueRecognized(Envelope):
+    """Pipeline value credited to an ad set for a deal's stage change (``revenue.v1``).
+
+    ``amount`` is the *change* this event makes to the deal's credited total: positive for
+    synthetic (stage value) credit, either sign for ``actual`` (closed-won amount replacing the
+    estimate), negative for ``reversal`` (closed-lost). Summing ``amount`` over a deal's events
+    gives ``credited_total_minor``.
+    """
+
+    event_type: Literal["RevenueRecognized"] = "RevenueRecognized"
+    deal_id: EntityId
+    group_id: EntityId
+    campaign_id: EntityId
+    adset_id: EntityId
+    ad_id: EntityId
+    kind: Literal["synthetic", "actual", "reversal"]
+    amount: SignedMoney
+    credited_total_minor: int = Field(ge=0)
+    stage_id: str
+    confidence: Confidence
+    conversion_event_id: str
+    click_occurred_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _sign_matches_kind(self) -> Self:
+        if self.kind == "synthetic" and self.amount.amount_minor < 0:
+            raise ValueError("synthetic revenue cannot be negative")
+        if self.kind == "reversal" and self.amount.amount_minor > 0:
+            raise ValueError("a reversal cannot be positive")
+        return self
+
+
+class SpendReported(Envelope):
+    """An entity's spend and delivery for one day, as the platform reports it (``spend.v1``).
+
+    A snapshot, not an increment: a later report for the same ``(entity_id, day)`` replaces the
+    earlier one, so re-polling a window never double-counts spend.
+    """
+
+    event_type: Literal["SpendReported"] = "SpendReported"
+    group_id: EntityId
+    campaign_id: EntityId
+    entity_id: EntityId
+    entity_level: EntityLevel = "adset"
+    account_id: str | None = None
+    day: date
+    spend: Money
+    impressions: int = Field(ge=0)
+    clicks: int = Field(ge=0)
+    platform_results: dict[str, int] = Field(default_factory=dict, description="Meta actions by type")
+    daily_budget_minor: int | None = Field(default=None, ge=0)
+
+
+class EntityAllocation(_Part):
+    entity_id: EntityId
+    share: float = Field(ge=0.0, le=1.0, description="Propensity: probability this entity is best")
+    budget_minor: int = Field(ge=0)
+    previous_budget_minor: int | None = Field(default=None, ge=0)
+    posterior_mean: float | None = None
+    posterior_low: float | None = None
+    posterior_high: float | None = None
+
+
+class AllocationDecided(Envelope):
+    """The sampler's allocation of one group's budget (``decisions.v1``).
+
+    ``shares`` are the propensities used: they make off-policy evaluation possible.
+    """
+
+    event_type: Literal["AllocationDecided"] = "AllocationDecided"
+    decision_id: EntityId
+    group_id: EntityId
+    campaign_id: EntityId
+    entity_level: EntityLevel = "adset"
+    policy: str
+    seed: int | None = None
+    total_budget: Money
+    allocations: list[EntityAllocation] = Field(min_length=1)
+    paused: bool = False
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _shares_form_a_distribution(self) -> Self:
+        total = sum(a.share for a in self.allocations)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"allocation shares must sum to 1, got {total:.6f}")
+        ids = [a.entity_id for a in self.allocations]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an entity appears twice in allocations")
+        return self
+
+
+class BudgetChangeRequested(Envelope):
+    """A request to set an entity's daily budget (``budget.requests.v1``)."""
+
+    event_type: Literal["BudgetChangeRequested"] = "BudgetChangeRequested"
+    change_id: EntityId = Field(description="Unique per change: the executor applies it at most once")
+    group_id: EntityId
+    campaign_id: EntityId
+    entity_id: EntityId
+    entity_level: EntityLevel = "adset"
+    requested_budget: Money
+    previous_budget_minor: int | None = Field(default=None, ge=0)
+    source: Literal["sampler", "operator"] = "sampler"
+    requested_by: str | None = Field(default=None, description="Operator token subject, if manual")
+    decision_id: str | None = None
+    reason: str = ""
+
+
+class GuardrailResult(_Part):
+    name: str
+    passed: bool
+    detail: str = ""
+    limit: float | None = None
+    observed: float | None = None
+
+
+SettlementOutcome = Literal["completed", "clamped", "blocked", "superseded", "failed", "dry_run"]
+
+
+class BudgetChangeSettled(Envelope):
+    """What became of a budget change request (``budget.outcomes.v1``)."""
+
+    event_type: Literal["BudgetChangeSettled"] = "BudgetChangeSettled"
+    change_id: EntityId
+    group_id: EntityId
+    campaign_id: EntityId
+    entity_id: EntityId
+    entity_level: EntityLevel = "adset"
+    outcome: SettlementOutcome
+    currency: CurrencyCode
+    requested_budget_minor: int = Field(ge=0)
+    previous_budget_minor: int | None = Field(default=None, ge=0)
+    applied_budget_minor: int | None = Field(default=None, ge=0)
+    guardrails: list[GuardrailResult] = Field(default_factory=list)
+    attempts: int = Field(default=0, ge=0)
+    error: str | None = None
+    platform_response: dict[str, object] | None = None
+
+    @model_validator(mode="after")
+    def _applied_when_applied(self) -> Self:
+        if self.outcome in ("completed", "clamped") and self.applied_budget_minor is None:
+            raise ValueError(f"outcome {self.outcome!r} needs applied_budget_minor")
+        return self
+
+
+__all__ = [
+    "AdClicked",
+    "AllocationDecided",
+    "BudgetChangeRequested",
+    "BudgetChangeSettled",
+    "ContactSignals",
+    "ConversionAttributed",
+    "CurrencyCode",
+    "DealStageChanged",
+    "EntityAllocation",
+    "GuardrailResult",
+    "RevenueRecognized",
+    "SpendReported",
+    "Utm",
+]

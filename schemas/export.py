@@ -1,0 +1,21 @@
+"""JSON Schema export, so a producer in any language can emit valid events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from schemas.codec import EVENT_MODELS
+
+
+def export_json_schemas(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for model in EVENT_MODELS:
+        schema = model.model_json_schema(mode="validation")
+        schema["$id"] = f"https://roasloop.dev/schemas/{model.__name__}.json"
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        path = directory / f"{model.__name__}.schema.json"
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written

@@ -1,0 +1,75 @@
+"""Money on the wire: integer minor units plus an ISO 4217 currency code.
+
+Floats never carry money: 0.1 + 0.2 is not 0.3, and a budget that drifts by a cent
+per change is a budget nobody can audit. Every amount is an ``int`` of the currency's
+minor unit (cents for USD, yen for JPY) and the code says which unit that is.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+# ISO 4217 active codes with their minor-unit exponent (number of decimals).
+MINOR_UNIT_EXPONENT: dict[str, int] = {
+    **dict.fromkeys(
+        "AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN BZD "
+        "CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP "
+        "GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD "
+        "LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB "
+        "PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC "
+        "SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWG".split(),
+        2,
+    ),
+    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
+}
+
+
+def _known_currency(code: str) -> str:
+    if code not in MINOR_UNIT_EXPONENT:
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code (expected e.g. 'USD', 'EUR')")
+    return code
+
+
+CurrencyCode = Annotated[
+    str,
+    Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$", examples=["USD"]),
+    AfterValidator(_known_currency),
+]
+
+
+class Money(BaseModel):
+    """A non-negative amount: budgets, spend, deal amounts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    amount_minor: int = Field(ge=0, description="Amount in the currency's minor unit (cents for USD).")
+    currency: CurrencyCode
+
+    def __add__(self, other: Money) -> Money:
+        return Money(amount_minor=self.amount_minor + other.require_same_currency(self).amount_minor,
+                     currency=self.currency)
+
+    def require_same_currency(self, other: Money | SignedMoney) -> Self:
+        if other.currency != self.currency:
+            raise ValueError(f"currency mismatch: {self.currency} vs {other.currency}")
+        return self
+
+
+class SignedMoney(BaseModel):
+    """An amount that may be negative: a revenue adjustment or reversal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    amount_minor: int = Field(description="Signed amount in the currency's minor unit.")
+    currency: CurrencyCode
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        # 2**63 - 1 is what a PostgreSQL bigint holds; anything larger is a bug upstream.
+        if abs(self.amount_minor) >= 2**63:
+            raise ValueError("amount_minor does not fit in a signed 64-bit integer")
+        return self

@@ -1,0 +1,1 @@
+"""roasloop's stream processors, ingress, sandbox and tooling."""

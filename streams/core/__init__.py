@@ -1,0 +1,1 @@
+"""Plumbing shared by every stage: settings, broker, DLQ, inbox, db, clock, logging, metrics."""
