@@ -1,0 +1,34 @@
+"""A stage as a FastStream ASGI application, for ``faststream run streams.<stage>.app:app``.
+
+FastStream's ASGI app matches routes by exact path; stage routes with parameters (the click
+redirect) fall through to the stage's Starlette router instead of a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.asgi import AsgiFastStream
+
+from streams.core.http import build_asgi
+from streams.core.settings import load_settings
+from streams.core.stage import Stage, StageRunner
+
+
+def faststream_app(*stages: Stage) -> AsgiFastStream:
+    runner = StageRunner(list(stages), load_settings())
+    router = build_asgi(runner, manage_lifecycle=False)
+
+    async def mark_started() -> None:
+        runner.started = True
+
+    class _StageApp(AsgiFastStream):
+        async def not_found(self, scope: Any, receive: Any, send: Any) -> None:
+            await router(scope, receive, send)
+
+    return _StageApp(
+        runner.resources.broker,
+        on_startup=[runner.open],
+        after_startup=[mark_started],
+        after_shutdown=[runner.close],
+    )

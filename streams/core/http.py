@@ -1,0 +1,51 @@
+"""The HTTP face of every process: ``/healthz``, ``/readyz``, ``/metrics``, plus stage routes.
+
+The process is one ASGI app (served by uvicorn) whose lifespan starts the stages: the broker's
+consumers run beside the HTTP server, as in FastStream's ASGI mode. ``/healthz`` answers while
+the event loop is alive (liveness); ``/readyz`` only when the database and the broker answer
+(readiness: take traffic, count toward lag).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from streams.core.metrics import render
+from streams.core.stage import StageRunner
+
+
+def health_routes(runner: StageRunner) -> list[Route]:
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        ready = await runner.ready()
+        return JSONResponse({"ready": ready, "stages": [s.name for s in runner.stages]}, status_code=200 if ready else 503)
+
+    async def metrics(_: Request) -> Response:
+        body, content_type = render()
+        return PlainTextResponse(body, media_type=content_type)
+
+    return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
+
+
+def build_asgi(runner: StageRunner, *, manage_lifecycle: bool = True) -> Starlette:
+    """One ASGI app for the process. With ``manage_lifecycle`` its lifespan starts/stops the stages."""
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await runner.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await runner.stop()
+
+    return Starlette(routes=[*health_routes(runner), *runner.routes], lifespan=lifespan)

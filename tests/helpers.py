@@ -1,0 +1,90 @@
+"""Small tools the specifications share: wait for a condition, read a topic, run stages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas.codec import decode
+from schemas.envelope import Envelope
+from schemas.topics import Topic
+from streams.core.clock import Clock, WallClock
+from streams.core.naming import topic_name
+from streams.core.settings import Settings
+from streams.core.stage import Stage, StageRunner
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0, interval: float = 0.05
+) -> None:
+    """Poll until ``predicate`` is true; fail the test with a timeout otherwise."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = predicate()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+async def read_records(settings: Settings, topic: Topic | str, *, min_count: int = 0,
+                       timeout: float = 10.0) -> list[Any]:
+    """Every record on a topic (all partitions, from the start), waiting for ``min_count``."""
+    name = topic if isinstance(topic, str) and topic.startswith(settings.topic_prefix) else topic_name(settings, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        records: list[Any] = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        partitions = consumer.partitions_for_topic(name) or set()
+        while not partitions and asyncio.get_running_loop().time() < deadline:
+            await consumer.force_metadata_update()
+            partitions = consumer.partitions_for_topic(name) or set()
+            await asyncio.sleep(0.1)
+        tps = [TopicPartition(name, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while True:
+            batch = await consumer.getmany(*tps, timeout_ms=300)
+            for recs in batch.values():
+                records.extend(recs)
+            if len(records) >= min_count and not batch:
+                return sorted(records, key=lambda r: (r.partition, r.offset))
+            if asyncio.get_running_loop().time() > deadline:
+                if len(records) < min_count:
+                    raise AssertionError(f"{name}: {len(records)} records, expected at least {min_count}")
+                return records
+    finally:
+        await consumer.stop()
+
+
+async def read_events(settings: Settings, topic: Topic, *, min_count: int = 0, timeout: float = 10.0) -> list[Envelope]:
+    return [decode(r.value) for r in await read_records(settings, topic, min_count=min_count, timeout=timeout)]
+
+
+@contextlib.asynccontextmanager
+async def raw_producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_stages(settings: Settings, stages: Sequence[Stage], clock: Clock | None = None
+                         ) -> AsyncIterator[StageRunner]:
+    runner = StageRunner(list(stages), settings, clock=clock or WallClock())
+    await runner.start()
+    try:
+        yield runner
+    finally:
+        await runner.stop()
