@@ -1,0 +1,1 @@
+"""Backtest: replay topics, run policies with a replay clock, estimate their value off-policy, report."""
