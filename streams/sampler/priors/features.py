@@ -1,0 +1,121 @@
+"""What the priors know about an ad before it has spent anything: its creative and its targeting.
+
+:class:`EntityFeatures` is the input of both the CTR model and the winner index, and the type the
+sampler hands to :class:`~streams.sampler.priors.source.PriorSource`. :class:`FeatureEncoder`
+turns a batch of them into the numeric matrix LightGBM wants; its category vocabularies travel
+inside the model artifact, so a model keeps meaning the same thing when the vocabulary grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+CreativeType = Literal["video", "image", "carousel", "text"]
+CallToAction = Literal["learn_more", "sign_up", "book_demo", "get_quote", "contact_us", "download"]
+Objective = Literal["leads", "traffic", "conversions"]
+Placement = Literal["auto", "feed", "stories", "reels", "audience_network"]
+AudienceKind = Literal["broad", "interest", "lookalike", "retargeting"]
+Device = Literal["all", "mobile", "desktop"]
+
+
+class EntityFeatures(BaseModel):
+    """An ad (or ad set, through its main ad) described by creative and targeting features.
+
+    Everything is optional except the id: unknown features are NaN to LightGBM, which learned
+    what to do with missing values during training.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity_id: str = Field(min_length=1, max_length=64)
+    # creative
+    creative_type: CreativeType | None = None
+    video_duration_s: float | None = Field(default=None, ge=0, le=3600)
+    aspect_ratio: float | None = Field(default=None, gt=0, le=10, description="width / height")
+    has_faces: bool | None = None
+    has_text_overlay: bool | None = None
+    has_logo: bool | None = None
+    headline_length: int | None = Field(default=None, ge=0, le=1000)
+    call_to_action: CallToAction | None = None
+    # targeting
+    objective: Objective | None = None
+    placement: Placement | None = None
+    audience: AudienceKind | None = None
+    audience_size: int | None = Field(default=None, ge=0)
+    age_min: int | None = Field(default=None, ge=13, le=65)
+    age_max: int | None = Field(default=None, ge=13, le=65)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    device: Device | None = None
+    # creative embedding, for the winner index (None: the embedder computes one, or no search)
+    embedding: tuple[float, ...] | None = None
+
+
+CATEGORICAL = ("creative_type", "call_to_action", "objective", "placement", "audience", "country", "device")
+NUMERIC = ("video_duration_s", "aspect_ratio", "headline_length", "age_min", "age_max")
+BOOLEAN = ("has_faces", "has_text_overlay", "has_logo")
+
+
+class FeatureEncoder:
+    """Features -> float32 matrix: numerics as they are, booleans 0/1, categories as integer codes.
+
+    Categories are coded by a vocabulary learned from training data (``fit``); a value never seen
+    is NaN, the same as missing, rather than an accidental code of something else.
+    """
+
+    def __init__(self, vocab: dict[str, list[str]] | None = None) -> None:
+        self.vocab: dict[str, list[str]] = {c: list((vocab or {}).get(c, [])) for c in CATEGORICAL}
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [*NUMERIC, "log_audience_size", *BOOLEAN, *CATEGORICAL]
+
+    @property
+    def categorical_names(self) -> list[str]:
+        return list(CATEGORICAL)
+
+    def fit(self, entities: Sequence[EntityFeatures]) -> FeatureEncoder:
+        for name in CATEGORICAL:
+            seen = {getattr(e, name) for e in entities} - {None}
+            self.vocab[name] = sorted(set(self.vocab[name]) | {str(v) for v in seen})
+        return self
+
+    def transform(self, entities: Sequence[EntityFeatures]) -> npt.NDArray[np.float32]:
+        out = np.full((len(entities), len(self.feature_names)), np.nan, dtype=np.float32)
+        codes = {name: {v: i for i, v in enumerate(self.vocab[name])} for name in CATEGORICAL}
+        for row, e in enumerate(entities):
+            col = 0
+            for name in NUMERIC:
+                value = getattr(e, name)
+                if value is not None:
+                    out[row, col] = float(value)
+                col += 1
+            if e.audience_size is not None:
+                out[row, col] = np.log10(1.0 + e.audience_size)
+            col += 1
+            for name in BOOLEAN:
+                value = getattr(e, name)
+                if value is not None:
+                    out[row, col] = 1.0 if value else 0.0
+                col += 1
+            for name in CATEGORICAL:
+                value = getattr(e, name)
+                code = codes[name].get(str(value)) if value is not None else None
+                if code is not None:
+                    out[row, col] = float(code)
+                col += 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"vocab": self.vocab, "feature_names": self.feature_names}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureEncoder:
+        encoder = cls(data["vocab"])
+        if data.get("feature_names") != encoder.feature_names:
+            raise ValueError("model artifact was trained on a different feature layout; retrain it")
+        return encoder
