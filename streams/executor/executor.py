@@ -1,0 +1,248 @@
+"""One budget change request, from "received" to a settled, audited, published outcome.
+
+The order of writes is what makes a change impossible to apply twice:
+
+1. a row for the ``change_id`` already exists -> nothing is sent again; a settled row's outcome is
+   re-published (same ``event_id``, consumers dedupe), an ``executing`` row is reconciled;
+2. guardrails are evaluated from the audit trail and the decision is written in one transaction -
+   final at once for blocked / superseded / no-op / dry-run, else an ``executing`` *intent* row;
+3. only then is Meta called; its answer settles the intent row;
+4. the outcome is published on ``budget.outcomes.v1``.
+
+A crash after 2 leaves an intent that :meth:`Executor.reconcile` (at start, or when the request
+is redelivered) settles by reading the budget from Meta: at target -> completed, otherwise
+failed and *not* re-applied. A campaign's requests run one at a time (see ``scheduler``), so the
+history read and the intent write cannot race for one campaign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import asyncpg
+import structlog
+
+from schemas.events import BudgetChangeRequested, BudgetChangeSettled
+from streams.core.clock import Clock
+from streams.core.errors import TransientError
+from streams.core.killswitch import is_paused
+from streams.core.metrics import GUARDRAIL_BLOCKS
+from streams.executor import store
+from streams.executor.guardrails import Decision, Proposal, dither, evaluate
+from streams.executor.meta_client import ApplyResult, MetaChangeFailed, MetaError, MetaUnclear
+from streams.executor.settings import ExecutorSettings
+
+log = structlog.get_logger("roasloop.executor")
+
+Publish = Callable[[BudgetChangeSettled], Awaitable[None]]
+
+
+class MetaGateway(Protocol):
+    async def get_daily_budget(self, entity_id: str) -> int | None: ...
+
+    async def apply_budget(self, entity_id: str, target_minor: int) -> ApplyResult: ...
+
+
+@dataclass
+class Executor:
+    """Executes requests; ``meta=None`` is dry-run: everything but the Graph API call."""
+
+    pool: asyncpg.Pool[Any]
+    clock: Clock
+    settings: ExecutorSettings
+    meta: MetaGateway | None
+    publish: Publish | None = None
+
+    @property
+    def dry_run(self) -> bool:
+        return self.meta is None
+
+    async def execute(self, request: BudgetChangeRequested, *, received_at: datetime | None = None,
+                      superseded_by: str | None = None) -> BudgetChangeSettled:
+        existing = await store.get_change(self.pool, request.change_id)
+        if existing is not None:
+            return await self._settled_or_reconciled(existing)
+        if superseded_by is None:
+            superseded_by = await store.newer_request_settled(self.pool, request)
+        if superseded_by is not None:
+            return await self._record_superseded(request, superseded_by, received_at)
+
+        target = request.requested_budget.amount_minor
+        if self.settings.dither:
+            target = dither(target, request.change_id, self.settings.dither_fraction)
+        current = await self._current(request)
+        if isinstance(current, BudgetChangeSettled):
+            return current
+
+        now = self.clock.now()
+        async with self.pool.acquire() as conn, conn.transaction():
+            limits = await store.load_limits(conn, request.tenant_id, request.entity_id, self.settings)
+            paused = await is_paused(self.pool, request.tenant_id, request.campaign_id)
+            history = await store.load_history(conn, request.tenant_id, request.campaign_id, now,
+                                               limits.change_window, dry_run=self.dry_run)
+            proposal = Proposal(request.entity_id, request.campaign_id, request.requested_budget.currency, target,
+                                current[0] if current else None, current[1] if current else None)
+            decision = evaluate(proposal, history, limits, now, paused=paused)
+            row = await self._write_decision(conn, request, decision, proposal, now, received_at)
+        if row is None:  # another owner wrote it first (rebalance overlap): report theirs
+            again = await store.get_change(self.pool, request.change_id)
+            assert again is not None
+            return await self._settled_or_reconciled(again)
+        for check in decision.failed:
+            GUARDRAIL_BLOCKS.labels(guardrail=check.name, action=decision.action).inc()
+        if row["status"] == "executing":
+            row = await self._call_meta(request, row)
+        return await self._announce(row)
+
+    # -- steps ------------------------------------------------------------------------------
+    async def _current(self, request: BudgetChangeRequested) -> tuple[int, str] | BudgetChangeSettled | None:
+        known = await store.current_budget(self.pool, request.tenant_id, request.entity_id, dry_run=self.dry_run)
+        if known is not None:
+            return known
+        if self.meta is None:
+            previous = request.previous_budget_minor
+            return (previous, request.requested_budget.currency) if previous is not None else None
+        try:
+            value = await self.meta.get_daily_budget(request.entity_id)
+        except MetaError as exc:
+            if exc.kind == "permanent":
+                return await self._record_failed(request, exc.message, exc.body)
+            raise TransientError(str(exc), retry_after=exc.usage.regain_seconds or None) from None
+        except MetaUnclear as exc:
+            raise TransientError(str(exc)) from None
+        if value is None:
+            return await self._record_failed(request, "Meta reports no daily_budget for this entity", None)
+        return value, request.requested_budget.currency
+
+    async def _write_decision(self, conn: store.Conn, request: BudgetChangeRequested,
+                              decision: Decision, proposal: Proposal, now: datetime,
+                              received_at: datetime | None) -> asyncpg.Record | None:
+        common: dict[str, Any] = {
+            "decided_at": now, "received_at": received_at, "dry_run": self.dry_run,
+            "previous_budget_minor": proposal.current_minor, "guardrails": store.guardrails_json(decision.checks),
+            "clamped": decision.clamped,
+        }
+        if decision.action == "blocked":
+            ok = await store.insert_change(conn, request, status="blocked", settled_at=now,
+                                           error=decision.reason, **common)
+        elif decision.action == "noop":
+            ok = await store.insert_change(conn, request, status="completed", settled_at=now,
+                                           target_budget_minor=decision.target_minor,
+                                           applied_budget_minor=decision.target_minor, **common)
+        elif self.dry_run:
+            ok = await store.insert_change(conn, request, status="dry_run", settled_at=now, applied_at=now,
+                                           target_budget_minor=decision.target_minor,
+                                           applied_budget_minor=decision.target_minor, counts_as_change=True,
+                                           **common)
+            if ok:
+                assert decision.target_minor is not None
+                await store.upsert_budget(conn, request, decision.target_minor, "dry_run", request.change_id, now)
+        else:
+            ok = await store.insert_change(conn, request, status="executing", applied_at=now,
+                                           target_budget_minor=decision.target_minor, counts_as_change=True,
+                                           **common)
+        return await store.get_change(conn, request.change_id) if ok else None
+
+    async def _call_meta(self, request: BudgetChangeRequested, row: asyncpg.Record) -> asyncpg.Record:
+        assert self.meta is not None
+        target = int(row["target_budget_minor"])
+        try:
+            result = await self.meta.apply_budget(request.entity_id, target)
+        except MetaChangeFailed as exc:
+            settled_at = self.clock.now()
+            async with self.pool.acquire() as conn, conn.transaction():
+                await store.settle_change(conn, request.change_id, status="failed", error=exc.message,
+                                          attempts=exc.attempts, platform_response=exc.response,
+                                          counts_as_change=exc.maybe_applied, settled_at=settled_at)
+            log.warning("budget_change_failed", change_id=request.change_id, error=exc.message)
+        else:
+            await self._record_applied(request, row, result)
+        again = await store.get_change(self.pool, request.change_id)
+        assert again is not None
+        return again
+
+    async def _record_applied(self, request: BudgetChangeRequested, row: asyncpg.Record,
+                              result: ApplyResult) -> None:
+        at = self.clock.now()
+        status = "clamped" if row["clamped"] else "completed"
+        async with self.pool.acquire() as conn, conn.transaction():
+            await store.settle_change(conn, request.change_id, status=status,
+                                      applied_budget_minor=result.applied_minor, attempts=result.attempts,
+                                      platform_response=result.response, applied_at=at, settled_at=at)
+            await store.upsert_budget(conn, request, result.applied_minor, "meta", request.change_id, at)
+
+    async def _record_superseded(self, request: BudgetChangeRequested, by: str,
+                                 received_at: datetime | None) -> BudgetChangeSettled:
+        now = self.clock.now()
+        await store.insert_change(self.pool, request, status="superseded", decided_at=now, settled_at=now,
+                                  received_at=received_at, dry_run=self.dry_run, superseded_by=by,
+                                  error=f"superseded by {by}")
+        row = await store.get_change(self.pool, request.change_id)
+        assert row is not None
+        return await self._announce(row)
+
+    async def _record_failed(self, request: BudgetChangeRequested, message: str,
+                             response: dict[str, Any] | None) -> BudgetChangeSettled:
+        now = self.clock.now()
+        await store.insert_change(self.pool, request, status="failed", decided_at=now, settled_at=now,
+                                  received_at=None, dry_run=self.dry_run, error=message,
+                                  platform_response=response)
+        row = await store.get_change(self.pool, request.change_id)
+        assert row is not None
+        return await self._announce(row)
+
+    async def _settled_or_reconciled(self, row: asyncpg.Record) -> BudgetChangeSettled:
+        if row["status"] == "executing":
+            row = await self._reconcile_row(row)
+        return await self._announce(row)
+
+    async def _reconcile_row(self, row: asyncpg.Record) -> asyncpg.Record:
+        """An intent without an outcome: ask Meta what happened, never send it again."""
+        change_id = row["change_id"]
+        target = int(row["target_budget_minor"])
+        if self.meta is None:
+            raise TransientError(f"{change_id} was left executing by a live executor; this one runs dry")
+        try:
+            current = await self.meta.get_daily_budget(row["entity_id"])
+        except (MetaError, MetaUnclear, ConnectionError) as exc:
+            raise TransientError(f"cannot reconcile {change_id}: {exc}") from None
+        now = self.clock.now()
+        async with self.pool.acquire() as conn, conn.transaction():
+            if current == target:
+                await store.settle_change(conn, change_id, status="clamped" if row["clamped"] else "completed",
+                                          applied_budget_minor=target, settled_at=now,
+                                          platform_response={"reconciled": True, "daily_budget": current})
+                await conn.execute(
+                    "INSERT INTO entity_budgets (tenant_id, entity_id, entity_level, campaign_id, group_id, "
+                    "currency, daily_budget_minor, source, change_id, updated_at) "
+                    "VALUES ($1,$2,$3,$4,$5,$6,$7,'meta',$8,$9) ON CONFLICT (tenant_id, entity_id) DO UPDATE "
+                    "SET daily_budget_minor = $7, source = 'meta', change_id = $8, updated_at = $9",
+                    row["tenant_id"], row["entity_id"], row["entity_level"], row["campaign_id"], row["group_id"],
+                    row["currency"], target, change_id, now,
+                )
+            else:
+                await store.settle_change(
+                    conn, change_id, status="failed", counts_as_change=False, settled_at=now,
+                    error=f"interrupted before Meta confirmed; Meta has {current}, not {target}: not re-applied",
+                    platform_response={"reconciled": True, "daily_budget": current},
+                )
+        log.info("intent_reconciled", change_id=change_id, meta_budget=current, target=target)
+        again = await store.get_change(self.pool, change_id)
+        assert again is not None
+        return again
+
+    async def reconcile(self) -> int:
+        """Settle every intent left ``executing`` (at start-up); returns how many."""
+        rows = await store.executing_changes(self.pool)
+        for row in rows:
+            await self._announce(await self._reconcile_row(row))
+        return len(rows)
+
+    async def _announce(self, row: asyncpg.Record) -> BudgetChangeSettled:
+        outcome = store.outcome_of(row)
+        if self.publish is not None:
+            await self.publish(outcome)
+        return outcome

@@ -1,0 +1,64 @@
+"""The executor's own settings (``ROASLOOP_EXECUTOR_*``), with the defaults the issue prescribes.
+
+Guardrail limits here are the defaults; a tenant's row in ``executor_tenant_limits`` overrides
+them, and ``executor_entity_limits`` adds per-entity floors and caps. Jitter defaults to 3-18 s so
+changes from one allocation do not reach Meta as a burst; tests set both ends to 0.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.core.errors import ConfigError
+
+ENV_PREFIX = "ROASLOOP_EXECUTOR_"
+Policy = Literal["clamp", "block"]
+
+
+class ExecutorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=None, extra="ignore", frozen=True)
+
+    jitter_min_seconds: float = Field(default=3.0, ge=0)
+    jitter_max_seconds: float = Field(default=18.0, ge=0)
+
+    max_changes_per_entity_hour: int = Field(default=4, ge=0, description="Meta's documented ad-set limit")
+    max_actions_per_campaign_hour: int = Field(default=15, ge=0)
+    max_change_fraction: float = Field(default=0.20, ge=0, le=10)
+    change_window_hours: float = Field(default=6.0, gt=0)
+    policy: Policy = "clamp"
+    platform_min_budget_minor: int = Field(default=100, ge=0, description="Meta's minimum daily budget")
+
+    dither: bool = False
+    dither_fraction: float = Field(default=0.03, ge=0, le=0.5)
+
+    meta_timeout_seconds: float = Field(default=10.0, gt=0)
+    meta_max_attempts: int = Field(default=5, ge=1, le=20)
+    backoff_base_seconds: float = Field(default=1.0, ge=0)
+    backoff_max_seconds: float = Field(default=300.0, ge=0, description="Longer waits fail the change")
+    usage_high_water_pct: float = Field(default=90.0, gt=0, le=100)
+    usage_pause_seconds: float = Field(default=5.0, ge=0)
+
+    max_in_flight: int = Field(default=10_000, ge=1, description="Requests held before consuming pauses")
+    commit_interval_seconds: float = Field(default=0.2, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.jitter_min_seconds > self.jitter_max_seconds:
+            raise ValueError("ROASLOOP_EXECUTOR_JITTER_MIN_SECONDS is larger than ..._JITTER_MAX_SECONDS")
+        return self
+
+
+def load_executor_settings(**overrides: object) -> ExecutorSettings:
+    """Read ``ROASLOOP_EXECUTOR_*``; a bad value fails naming the variable."""
+    try:
+        return ExecutorSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            field = str(err["loc"][0]) if err["loc"] else ""
+            name = ENV_PREFIX + field.upper() if field else "executor settings"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

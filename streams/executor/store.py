@@ -1,0 +1,167 @@
+"""The executor's tables: the audit trail the guardrails read, budgets, limits (asyncpg).
+
+``ad_change_history`` is both the audit record and the guardrails' state: the history a check
+needs is a range query on it, so whoever owns a campaign's partition after a rebalance sees
+exactly what the previous owner wrote - there is no other copy to rebuild or to go stale.
+All times stored here are the executor clock's (event time), never the database's ``now()``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from schemas.events import BudgetChangeRequested, BudgetChangeSettled, GuardrailResult
+from streams.executor.guardrails import HOUR, Limits, PastChange
+from streams.executor.settings import ExecutorSettings
+
+Conn = asyncpg.Connection[Any] | asyncpg.Pool[Any] | PoolConnectionProxy[Any]
+FINAL = ("completed", "clamped", "blocked", "superseded", "failed", "dry_run")
+
+
+async def get_change(conn: Conn, change_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM ad_change_history WHERE change_id = $1", change_id)
+
+
+async def newer_request_settled(conn: Conn, request: BudgetChangeRequested) -> str | None:
+    """A change for the same entity requested later than this one and already acted on."""
+    value = await conn.fetchval(
+        "SELECT change_id FROM ad_change_history WHERE tenant_id = $1 AND entity_id = $2 AND requested_at > $3 "
+        "AND status <> 'superseded' ORDER BY requested_at DESC LIMIT 1",
+        request.tenant_id, request.entity_id, request.occurred_at,
+    )
+    return str(value) if value is not None else None
+
+
+async def load_limits(conn: Conn, tenant_id: str, entity_id: str, defaults: ExecutorSettings) -> Limits:
+    tenant = await conn.fetchrow("SELECT * FROM executor_tenant_limits WHERE tenant_id = $1", tenant_id)
+    entity = await conn.fetchrow(
+        "SELECT floor_minor, cap_minor FROM executor_entity_limits WHERE tenant_id = $1 AND entity_id = $2",
+        tenant_id, entity_id,
+    )
+
+    def pick(column: str, default: Any) -> Any:
+        value = tenant[column] if tenant is not None else None
+        return default if value is None else value
+
+    return Limits(
+        max_changes_per_entity_hour=int(pick("max_changes_per_entity_hour", defaults.max_changes_per_entity_hour)),
+        max_actions_per_campaign_hour=int(pick("max_actions_per_campaign_hour",
+                                               defaults.max_actions_per_campaign_hour)),
+        max_change_fraction=Fraction(str(pick("max_change_fraction", defaults.max_change_fraction))),
+        change_window=timedelta(hours=defaults.change_window_hours),
+        policy=pick("policy", defaults.policy),
+        platform_min_budget_minor=int(pick("platform_min_budget_minor", defaults.platform_min_budget_minor)),
+        floor_minor=entity["floor_minor"] if entity is not None else None,
+        cap_minor=entity["cap_minor"] if entity is not None else None,
+    )
+
+
+async def load_history(conn: Conn, tenant_id: str, campaign_id: str, now: datetime, window: timedelta,
+                       *, dry_run: bool) -> list[PastChange]:
+    """Changes of the campaign (all its entities) that count toward the limits, newest window.
+
+    Open intents (``executing``) count: Meta may already have applied them. Dry-run rows count
+    only for a dry-run executor, so a simulation obeys the same limits a live run would.
+    """
+    rows = await conn.fetch(
+        "SELECT entity_id, campaign_id, applied_at, previous_budget_minor, target_budget_minor "
+        "FROM ad_change_history WHERE tenant_id = $1 AND campaign_id = $2 AND counts_as_change "
+        "AND dry_run = $3 AND applied_at > $4",
+        tenant_id, campaign_id, dry_run, now - max(window, HOUR),
+    )
+    return [
+        PastChange(r["entity_id"], r["campaign_id"], r["applied_at"], r["previous_budget_minor"],
+                   r["target_budget_minor"])
+        for r in rows
+    ]
+
+
+async def current_budget(conn: Conn, tenant_id: str, entity_id: str, *, dry_run: bool) -> tuple[int, str] | None:
+    """The last budget the executor set or read; a live executor ignores dry-run values."""
+    row = await conn.fetchrow(
+        "SELECT daily_budget_minor, currency, source FROM entity_budgets WHERE tenant_id = $1 AND entity_id = $2",
+        tenant_id, entity_id,
+    )
+    if row is None or (not dry_run and row["source"] == "dry_run"):
+        return None
+    return int(row["daily_budget_minor"]), str(row["currency"])
+
+
+async def upsert_budget(conn: Conn, request: BudgetChangeRequested, budget_minor: int, source: str,
+                        change_id: str | None, at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO entity_budgets (tenant_id, entity_id, entity_level, campaign_id, group_id, currency, "
+        "daily_budget_minor, source, change_id, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
+        "ON CONFLICT (tenant_id, entity_id) DO UPDATE SET daily_budget_minor = $7, currency = $6, source = $8, "
+        "change_id = $9, updated_at = $10",
+        request.tenant_id, request.entity_id, request.entity_level, request.campaign_id, request.group_id,
+        request.requested_budget.currency, budget_minor, source, change_id, at,
+    )
+
+
+def guardrails_json(checks: tuple[GuardrailResult, ...] | list[GuardrailResult]) -> list[dict[str, Any]]:
+    return [c.model_dump(mode="json") for c in checks]
+
+
+async def insert_change(conn: Conn, request: BudgetChangeRequested, *, status: str, dry_run: bool,
+                        decided_at: datetime, received_at: datetime | None, **fields: Any) -> bool:
+    """Insert the change's row; False when it exists already (someone else owns it)."""
+    values: dict[str, Any] = {
+        "change_id": request.change_id, "event_id": request.event_id, "tenant_id": request.tenant_id,
+        "group_id": request.group_id, "campaign_id": request.campaign_id, "entity_id": request.entity_id,
+        "entity_level": request.entity_level, "source": request.source, "requested_by": request.requested_by,
+        "decision_id": request.decision_id, "reason": request.reason, "status": status, "dry_run": dry_run,
+        "currency": request.requested_budget.currency,
+        "requested_budget_minor": request.requested_budget.amount_minor,
+        "requested_at": request.occurred_at, "received_at": received_at, "decided_at": decided_at, **fields,
+    }
+    columns = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    inserted = await conn.fetchval(
+        f"INSERT INTO ad_change_history ({columns}) VALUES ({params}) ON CONFLICT (change_id) DO NOTHING "
+        "RETURNING true",
+        *values.values(),
+    )
+    return bool(inserted)
+
+
+async def settle_change(conn: Conn, change_id: str, **fields: Any) -> None:
+    """Move an ``executing`` row to its final outcome (only once: the WHERE keeps it so)."""
+    sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(fields, start=2))
+    await conn.execute(
+        f"UPDATE ad_change_history SET {sets} WHERE change_id = $1 AND status = 'executing'",
+        change_id, *fields.values(),
+    )
+
+
+async def executing_changes(conn: Conn) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM ad_change_history WHERE status = 'executing' ORDER BY decided_at")
+
+
+def outcome_of(row: asyncpg.Record | dict[str, Any]) -> BudgetChangeSettled:
+    """The ``budget.outcomes.v1`` event for a settled row; same event_id every time (dedupe)."""
+    guardrails = [GuardrailResult.model_validate(g) for g in (row["guardrails"] or [])]
+    return BudgetChangeSettled(
+        event_id=f"settled:{row['change_id']}",
+        tenant_id=row["tenant_id"],
+        occurred_at=row["settled_at"] or row["decided_at"],
+        change_id=row["change_id"],
+        group_id=row["group_id"],
+        campaign_id=row["campaign_id"],
+        entity_id=row["entity_id"],
+        entity_level=row["entity_level"],
+        outcome=row["status"],
+        currency=str(row["currency"]),
+        requested_budget_minor=int(row["requested_budget_minor"]),
+        previous_budget_minor=row["previous_budget_minor"],
+        applied_budget_minor=row["applied_budget_minor"],
+        guardrails=guardrails,
+        attempts=int(row["attempts"]),
+        error=row["error"],
+        platform_response=row["platform_response"],
+    )
