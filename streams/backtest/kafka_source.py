@@ -1,0 +1,219 @@
+"""Read a time range of topics straight from Kafka, merged in time order, with bounded memory.
+
+Why it is built this way:
+
+- **No group membership.** Partitions are assigned by hand and nothing is committed, so a replay
+  can never trigger a rebalance of, or move the offsets of, a live consumer group.
+- **Record timestamps decide, not the time index.** ``offsets_for_times`` is only a hint for the
+  seek: some brokers (the local Tansu) answer with the first offset whatever the time. Every
+  record is checked against ``[from, to)``; a hint that lands early only costs reading time.
+- **A fixed end.** Each partition stops at the end offset captured at start (so a replay of a
+  busy topic finishes) or, in ``record`` mode, once its timestamps pass ``to + grace``. The end
+  is the larger of ListOffsets' answer and the high watermark of a fetch at that offset - 1:
+  Tansu answers ListOffsets with the last *batch's* base offset + 1, which would cut a replay
+  short by everything after the first record of the last batch.
+- **Bounded memory.** Each partition holds at most ``buffer`` decoded records; the merge emits the
+  earliest head only once every unfinished partition has a head, which yields global time order
+  whenever each partition is itself in time order. A reorder window of ``buffer`` records absorbs
+  the small disorder that event times (``time_field="event"``) have inside a partition.
+
+With ``time_field="event"`` the range applies to ``occurred_at``; record timestamps then say
+nothing about it (a simulation may publish a month in a second), so partitions are read from
+their beginning up to the end offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Sequence
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.codec import InvalidEvent, decode
+from schemas.topics import Topic
+from streams.backtest.progress import Progress
+from streams.backtest.records import REPLAY_TOPICS, ReplayRecord, TimeField, TimeRange, to_ms
+from streams.core.naming import topic_name, unprefixed
+from streams.core.settings import Settings
+
+OrderKey = tuple[int, int, int, int]
+
+
+def replay_client_id() -> str:
+    """A unique client id: visible in broker logs, never a group that could be joined."""
+    return f"roasloop-replay-{uuid.uuid4().hex[:12]}"
+
+
+async def _partitions(consumer: AIOKafkaConsumer, names: Iterable[str], wait_s: float
+                      ) -> list[TopicPartition]:
+    deadline = asyncio.get_running_loop().time() + wait_s
+    tps: list[TopicPartition] = []
+    for name in names:
+        parts = consumer.partitions_for_topic(name)
+        while not parts:
+            if asyncio.get_running_loop().time() > deadline:
+                raise LookupError(f"topic {name!r} not found on the broker")
+            await consumer.force_metadata_update()
+            parts = consumer.partitions_for_topic(name)
+            if not parts:
+                await asyncio.sleep(0.1)
+        tps.extend(TopicPartition(name, p) for p in sorted(parts))
+    return tps
+
+
+async def _true_ends(consumer: AIOKafkaConsumer, tps: list[TopicPartition], begin: dict[TopicPartition, int],
+                     end: dict[TopicPartition, int], wait_s: float = 10.0) -> dict[TopicPartition, int]:
+    probe = [tp for tp in tps if end[tp] > begin[tp]]
+    for tp in probe:
+        consumer.seek(tp, end[tp] - 1)
+    deadline = asyncio.get_running_loop().time() + wait_s
+    waiting = set(probe)
+    while waiting and asyncio.get_running_loop().time() < deadline:
+        await consumer.getmany(*waiting, timeout_ms=200)
+        waiting = {tp for tp in waiting if consumer.highwater(tp) is None}
+    return {tp: max(end[tp], consumer.highwater(tp) or 0) for tp in tps}
+
+
+class _Merge:
+    """Per-partition buffers plus a heap of their heads."""
+
+    def __init__(self, time_field: TimeField) -> None:
+        self.time_field = time_field
+        self.buffers: dict[TopicPartition, deque[ReplayRecord]] = {}
+        self.heap: list[tuple[OrderKey, TopicPartition]] = []
+
+    def push(self, tp: TopicPartition, record: ReplayRecord) -> None:
+        buffer = self.buffers.setdefault(tp, deque())
+        buffer.append(record)
+        if len(buffer) == 1:
+            heapq.heappush(self.heap, (record.order_key(self.time_field), tp))
+
+    def empty(self, tp: TopicPartition) -> bool:
+        return not self.buffers.get(tp)
+
+    def pop(self) -> ReplayRecord | None:
+        if not self.heap:
+            return None
+        _, tp = heapq.heappop(self.heap)
+        buffer = self.buffers[tp]
+        record = buffer.popleft()
+        if buffer:
+            heapq.heappush(self.heap, (buffer[0].order_key(self.time_field), tp))
+        return record
+
+
+async def _reorder(records: AsyncIterator[ReplayRecord], window: int,
+                   time_field: TimeField) -> AsyncIterator[ReplayRecord]:
+    """Hold ``window`` records and release the earliest: sorts any disorder shorter than the window."""
+    heap: list[tuple[OrderKey, ReplayRecord]] = []
+    async for record in records:
+        heapq.heappush(heap, (record.order_key(time_field), record))
+        if len(heap) > window:
+            yield heapq.heappop(heap)[1]
+    while heap:
+        yield heapq.heappop(heap)[1]
+
+
+async def read_range(
+    settings: Settings,
+    time_range: TimeRange,
+    *,
+    topics: Sequence[Topic] = REPLAY_TOPICS,
+    tenant: str | None = None,
+    time_field: TimeField = "record",
+    buffer: int = 500,
+    grace_ms: int = 0,
+    progress: Progress | None = None,
+    fetch_timeout_ms: int = 200,
+) -> AsyncIterator[ReplayRecord]:
+    """Yield the range's records of ``topics`` in time order (see the module docstring)."""
+    if buffer < 1:
+        raise ValueError("buffer must be at least 1")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=replay_client_id(),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=256 * 1024,
+        fetch_max_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        names = [topic_name(settings, t) for t in topics]
+        tps = await _partitions(consumer, names, wait_s=10.0)
+        consumer.assign(tps)
+        begin = await consumer.beginning_offsets(tps)
+        end = await _true_ends(consumer, tps, begin, await consumer.end_offsets(tps))
+        starts = dict(begin)
+        if time_field == "record":
+            hints = await consumer.offsets_for_times({tp: time_range.start_ms for tp in tps})
+            for tp, hint in hints.items():
+                # A hint past the records would lose data on a broker with a bad index: only move forward
+                # from the beginning when the broker gives an offset; None falls back to a full scan.
+                if hint is not None:
+                    starts[tp] = min(max(hint.offset, begin[tp]), end[tp])
+        for tp in tps:
+            consumer.seek(tp, starts[tp])
+        if progress is not None:
+            progress.total = sum(end[tp] - starts[tp] for tp in tps)
+        active = {tp for tp in tps if starts[tp] < end[tp]}
+        merge = _Merge(time_field)
+        stop_ms = time_range.end_ms + grace_ms
+        merged = _merged(consumer, merge, active, end, time_range, stop_ms, tenant, time_field, buffer,
+                         progress, fetch_timeout_ms, settings)
+        source = merged if time_field == "record" else _reorder(merged, buffer, time_field)
+        async for record in source:
+            yield record
+        if progress is not None:
+            progress.done()
+    finally:
+        await consumer.stop()
+
+
+async def _merged(consumer: AIOKafkaConsumer, merge: _Merge, active: set[TopicPartition],
+                  end: dict[TopicPartition, int], time_range: TimeRange, stop_ms: int, tenant: str | None,
+                  time_field: TimeField, buffer: int, progress: Progress | None, fetch_timeout_ms: int,
+                  settings: Settings) -> AsyncIterator[ReplayRecord]:
+    while active or merge.heap:
+        hungry = [tp for tp in active if merge.empty(tp)]
+        if hungry:
+            batch = await consumer.getmany(*hungry, timeout_ms=fetch_timeout_ms, max_records=buffer)
+            scanned = kept = 0
+            for tp, messages in batch.items():
+                for message in messages:
+                    if tp not in active or message.offset >= end[tp]:
+                        active.discard(tp)
+                        continue
+                    scanned += 1
+                    if message.offset + 1 >= end[tp]:
+                        active.discard(tp)
+                    if time_field == "record":
+                        if message.timestamp >= stop_ms:
+                            active.discard(tp)
+                            continue
+                        if not time_range.contains_ms(message.timestamp):
+                            continue
+                    try:
+                        event = decode(message.value or b"")
+                    except InvalidEvent:
+                        continue  # poison on the topic: the DLQ saw it live; a replay skips it
+                    if tenant is not None and event.tenant_id != tenant:
+                        continue
+                    if time_field == "event" and not time_range.contains_ms(to_ms(event.occurred_at)):
+                        continue
+                    kept += 1
+                    merge.push(tp, ReplayRecord(unprefixed(settings, tp.topic), tp.partition, message.offset,
+                                                message.timestamp, event))
+            for tp in hungry:
+                if tp in active and not batch.get(tp) and await consumer.position(tp) >= end[tp]:
+                    active.discard(tp)
+            if progress is not None:
+                progress.tick(scanned, kept)
+            continue
+        record = merge.pop()
+        if record is not None:
+            yield record
