@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from streams.core.errors import ConfigError
 from streams.core.settings import Settings
+
+Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+"""A connection, whether opened alone or borrowed from the pool (``async with pool.acquire()``)."""
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:

@@ -146,6 +146,8 @@ class DeadLetterMiddleware(BaseMiddleware):
     async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
         records = _records(msg)
         ident = (records[0].topic, records[0].partition, records[0].offset) if records else ("", 0, 0)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(topic=ident[0], partition=ident[1], offset=ident[2])
         try:
             result = await call_next(msg)
         except Exception as exc:
@@ -168,3 +170,15 @@ class DeadLetterMiddleware(BaseMiddleware):
             raise
         self.owner.attempts.pop(ident, None)
         return result
+
+
+def dead_letters_of(broker: Any) -> DeadLetters:
+    """The broker's dead-letter middleware, for batch handlers that dead-letter items one by one.
+
+    A batch handler that raised would send the *whole* batch to the DLQ; instead it decodes each
+    record itself and calls ``dead_letters_of(broker).dead_letter(record, exc, 1)`` for the bad ones.
+    """
+    for middleware in getattr(broker, "middlewares", ()):
+        if isinstance(middleware, DeadLetters):
+            return middleware
+    raise RuntimeError("this broker has no DeadLetters middleware (make_broker(dead_letters=True))")

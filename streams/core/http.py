@@ -26,7 +26,8 @@ def health_routes(runner: StageRunner) -> list[Route]:
 
     async def readyz(_: Request) -> Response:
         ready = await runner.ready()
-        return JSONResponse({"ready": ready, "stages": [s.name for s in runner.stages]}, status_code=200 if ready else 503)
+        body = {"ready": ready, "stages": [s.name for s in runner.stages]}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics(_: Request) -> Response:
         body, content_type = render()

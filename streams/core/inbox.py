@@ -8,14 +8,11 @@ producer's, stable across retries, so duplicates from the producer side are caug
 
 from __future__ import annotations
 
-from typing import Any
-
-import asyncpg
-
+from streams.core.db import Conn
 from streams.core.metrics import INBOX_DUPLICATES
 
 
-async def claim(conn: asyncpg.Connection[Any], consumer: str, event_id: str) -> bool:
+async def claim(conn: Conn, consumer: str, event_id: str) -> bool:
     """Record that ``consumer`` handles ``event_id``; False if it already did.
 
     Must run inside the transaction that applies the effect, or the guarantee is void.
@@ -32,7 +29,7 @@ async def claim(conn: asyncpg.Connection[Any], consumer: str, event_id: str) -> 
     return bool(inserted)
 
 
-async def claim_many(conn: asyncpg.Connection[Any], consumer: str, event_ids: list[str]) -> set[str]:
+async def claim_many(conn: Conn, consumer: str, event_ids: list[str]) -> set[str]:
     """Batch form of :func:`claim`: returns the ids that were new (to be processed)."""
     if not conn.is_in_transaction():
         raise RuntimeError("inbox.claim_many must run inside the effect's transaction")

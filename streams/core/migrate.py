@@ -66,10 +66,11 @@ async def migrate(conn: asyncpg.Connection[Any], schema: str, directory: Path | 
     migrations = discover(directory or default_directory())
     lock_key = zlib.crc32(f"roasloop-migrate:{schema}".encode())
     applied_now: list[Migration] = []
-    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    await conn.execute(f'SET search_path TO "{schema}"')
     async with conn.transaction():
+        # Lock first: even CREATE SCHEMA IF NOT EXISTS races with itself.
         await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key)
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(f'SET search_path TO "{schema}"')
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"

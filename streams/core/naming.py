@@ -24,7 +24,8 @@ def group_name(settings: Settings, group: str) -> str:
 
 
 def unprefixed(settings: Settings, name: str) -> str:
-    return name[len(settings.topic_prefix):] if settings.topic_prefix and name.startswith(settings.topic_prefix) else name
+    prefix = settings.topic_prefix
+    return name[len(prefix) :] if prefix and name.startswith(prefix) else name
 
 
 def catalog_topics(settings: Settings, with_dlq: bool = True) -> dict[str, int]:

@@ -20,10 +20,13 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from starlette.routing import BaseRoute
 
+from schemas.codec import decode_as
+from schemas.envelope import Envelope
 from schemas.topics import Topic
 from streams.core.broker import make_broker
 from streams.core.clock import Clock, WallClock
 from streams.core.db import create_pool
+from streams.core.lag import lag_loop
 from streams.core.naming import group_name, topic_name
 from streams.core.publish import Publisher
 from streams.core.settings import Settings
@@ -64,13 +67,26 @@ class Resources:
         """A subscriber with roasloop's delivery rules: commit after the effect, DLQ for poison.
 
         ``NACK_ON_ERROR`` commits only after the handler returns and seeks back on failure; the
-        dead-letter middleware turns poison into a DLQ record plus a normal return.
+        dead-letter middleware turns poison into a DLQ record plus a normal return. Without a
+        ``decoder`` the handler receives the topic's event model, validated, with ``tenant_id``
+        and ``event_id`` bound to the log context.
         """
+        if not batch:
+            options.setdefault("decoder", event_decoder(topic.model))
         options.setdefault("auto_offset_reset", "earliest")
         options.setdefault("ack_policy", AckPolicy.NACK_ON_ERROR)
         return self.broker.subscriber(
             topic_name(self.settings, topic), group_id=group_name(self.settings, group), batch=batch, **options
         )
+
+
+def event_decoder(model: type[Envelope]) -> Callable[[Any], Envelope]:
+    def decode(msg: Any) -> Envelope:
+        event = decode_as(msg.body, model)
+        structlog.contextvars.bind_contextvars(tenant_id=event.tenant_id, event_id=event.event_id)
+        return event
+
+    return decode
 
 
 Hook = Callable[[Resources], Awaitable[None]]
@@ -136,6 +152,7 @@ class StageRunner:
     async def start(self) -> None:
         await self.open()
         await self.resources.broker.start()
+        self.resources.spawn(lag_loop(self.resources.broker), name="consumer-lag")
         self.started = True
         log.info("stages_started", stages=[s.name for s in self.stages])
 

