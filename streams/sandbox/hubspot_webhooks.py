@@ -119,9 +119,7 @@ class WebhookSender:
             )
             result.attempts = attempt + 1
             try:
-                response = await self.client.post(
-                    self.url, content=body, headers=headers, timeout=self.timeout_seconds
-                )
+                response = await self.client.post(self.url, content=body, headers=headers, timeout=self.timeout_seconds)
             except httpx.HTTPError:
                 result.statuses.append(None)
             else:
@@ -136,7 +134,5 @@ class WebhookSender:
         self.log.append(result)
         return result
 
-    async def deliver_all(
-        self, events: Sequence[dict[str, Any]], batch_size: int = MAX_BATCH
-    ) -> list[DeliveryResult]:
+    async def deliver_all(self, events: Sequence[dict[str, Any]], batch_size: int = MAX_BATCH) -> list[DeliveryResult]:
         return [await self.deliver(b) for b in batches(events, batch_size)]

@@ -126,9 +126,7 @@ class Market:
             if launch > max(day, spec.launch_day):
                 break
             weight = float(rng_for(self.seed, 1_000_000 + ctx.index, j).lognormal(0.0, 0.3))
-            ad = AdEntity(
-                f"{adset_id}{j + 1:04d}", adset_id, ctx.campaign_id, f"{spec.name} ad {j + 1}", launch
-            )
+            ad = AdEntity(f"{adset_id}{j + 1:04d}", adset_id, ctx.campaign_id, f"{spec.name} ad {j + 1}", launch)
             out.append((ad, weight))
             j += 1
         return tuple(out)
@@ -287,9 +285,7 @@ class Market:
                 self._meta.record_insights(row)
 
     # -- ground truth -----------------------------------------------------------------------
-    def truth(
-        self, day_index: int | None = None, stage_values_major: Mapping[str, int] | None = None
-    ) -> MarketTruth:
+    def truth(self, day_index: int | None = None, stage_values_major: Mapping[str, int] | None = None) -> MarketTruth:
         """True expected pipeline ROAS of every ad set on ``day_index`` (default today) at current budgets."""
         day = self.day_index if day_index is None else day_index
         values = stage_values_minor(self.scenario.currency, stage_values_major)
@@ -322,9 +318,7 @@ class Market:
         """Expected eventual pipeline value (minor units) one day at ``budgets`` earns: regret's yardstick."""
         specs, _ = self._group_specs(group_id)
         day = self.day_index if day_index is None else day_index
-        return expected_group_value(
-            specs, budgets, day, stage_values_minor(self.scenario.currency, stage_values_major)
-        )
+        return expected_group_value(specs, budgets, day, stage_values_minor(self.scenario.currency, stage_values_major))
 
     def _group_specs(self, group_id: str) -> tuple[dict[str, AdSetSpec], int]:
         for gid, _, total, members in self._groups:

@@ -12,13 +12,12 @@ normalised value (emails trimmed and lower-cased, IPs and user agents trimmed).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime
 from typing import Any
 
 from schemas.events import AdClicked, ContactSignals, DealStageChanged, SpendReported, Utm
 from schemas.money import Money
+from streams.core.hashing import keyed_hash, normalize_email
 from streams.sandbox.hubspot_webhooks import deal_stage_event
 from streams.sandbox.market_types import DayOutcome
 
@@ -29,8 +28,8 @@ AnyMarketEvent = AdClicked | DealStageChanged | SpendReported
 
 
 def hash_identifier(value: str, key: str = DEV_HASH_KEY, *, email: bool = False) -> str:
-    normalized = value.strip().lower() if email else value.strip()
-    return hmac.new(key.encode(), normalized.encode(), hashlib.sha256).hexdigest()
+    """The shared keyed hash (:func:`streams.core.hashing.keyed_hash`); emails normalised first."""
+    return keyed_hash(key, normalize_email(value) if email else value.strip())
 
 
 def _utm(campaign_id: str, adset_id: str, ad_id: str) -> Utm:
@@ -81,9 +80,7 @@ def stage_events(
                 ip_hash=hash_identifier(contact.ip, hash_key) if contact.ip else None,
                 user_agent_hash=hash_identifier(contact.user_agent, hash_key) if contact.user_agent else None,
             )
-        amount = (
-            None if s.amount_minor is None else Money(amount_minor=s.amount_minor, currency=outcome.currency)
-        )
+        amount = None if s.amount_minor is None else Money(amount_minor=s.amount_minor, currency=outcome.currency)
         out.append(
             DealStageChanged(
                 event_id=f"sbx-deal-{s.deal_id}-{s.stage_id}",

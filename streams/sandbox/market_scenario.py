@@ -130,9 +130,7 @@ class GroupSpec(_Spec):
         if isinstance(data, dict) and "adset_defaults" in data:
             data = dict(data)
             defaults = data.pop("adset_defaults") or {}
-            data["adsets"] = [
-                _merge(defaults, a) if isinstance(a, dict) else a for a in data.get("adsets", [])
-            ]
+            data["adsets"] = [_merge(defaults, a) if isinstance(a, dict) else a for a in data.get("adsets", [])]
         return data
 
     @model_validator(mode="after")

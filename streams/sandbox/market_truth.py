@@ -67,13 +67,7 @@ def value_per_deal_minor(spec: AdSetSpec, values_minor: Mapping[str, int], win_m
 
 def win_probability(spec: AdSetSpec, win_mult: float = 1.0) -> float:
     f = spec.funnel
-    return (
-        f.qualify_rate
-        * f.appointment_rate
-        * f.decision_rate
-        * f.contract_rate
-        * min(1.0, f.win_rate * win_mult)
-    )
+    return f.qualify_rate * f.appointment_rate * f.decision_rate * f.contract_rate * min(1.0, f.win_rate * win_mult)
 
 
 def expected_clicks(spec: AdSetSpec, spend_minor: float, cpc_mult: float = 1.0) -> float:

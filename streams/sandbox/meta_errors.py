@@ -85,9 +85,7 @@ def bad_token() -> MetaApiError:
 
 
 def missing_token() -> MetaApiError:
-    return MetaApiError(
-        "An active access token must be used to query information about the current user.", code=2500
-    )
+    return MetaApiError("An active access token must be used to query information about the current user.", code=2500)
 
 
 def missing_appsecret_proof() -> MetaApiError:
@@ -97,9 +95,7 @@ def missing_appsecret_proof() -> MetaApiError:
 
 
 def bad_appsecret_proof() -> MetaApiError:
-    return MetaApiError(
-        "Invalid appsecret_proof provided in the API argument", type="GraphMethodException", code=100
-    )
+    return MetaApiError("Invalid appsecret_proof provided in the API argument", type="GraphMethodException", code=100)
 
 
 def budget_too_low(minimum_minor: int, currency: str) -> MetaApiError:
@@ -118,8 +114,7 @@ def user_request_limit(retry_after_seconds: int, detail: str | None = None) -> M
         error_subcode=2446079,
         is_transient=True,
         error_user_title="Ad Account Has Too Many API Calls" if detail is None else "Too Many Budget Changes",
-        error_user_msg=detail
-        or "There have been too many calls from this ad-account. Wait a bit and try again.",
+        error_user_msg=detail or "There have been too many calls from this ad-account. Wait a bit and try again.",
         retry_after_seconds=retry_after_seconds,
     )
 
@@ -131,8 +126,7 @@ def account_rate_limit(retry_after_seconds: int = 60) -> MetaApiError:
         code=613,
         error_subcode=1487742,
         is_transient=True,
-        error_user_msg="There have been too many calls from this ad-account. "
-        "Please wait a bit and try again.",
+        error_user_msg="There have been too many calls from this ad-account. Please wait a bit and try again.",
         retry_after_seconds=retry_after_seconds,
     )
 
@@ -151,9 +145,7 @@ def buc_rate_limit(retry_after_seconds: int = 300, insights: bool = False) -> Me
 
 def unknown_error() -> MetaApiError:
     """What Meta answers (HTTP 500) when something on its side breaks."""
-    return MetaApiError(
-        "An unknown error occurred", code=1, error_subcode=99, is_transient=True, http_status=500
-    )
+    return MetaApiError("An unknown error occurred", code=1, error_subcode=99, is_transient=True, http_status=500)
 
 
 def service_unavailable() -> MetaApiError:

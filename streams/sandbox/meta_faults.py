@@ -23,9 +23,7 @@ from streams.sandbox.meta_errors import (
     user_request_limit,
 )
 
-FaultKind = Literal[
-    "http_500", "http_503", "timeout", "throttle_17", "throttle_613", "throttle_80004", "bad_token"
-]
+FaultKind = Literal["http_500", "http_503", "timeout", "throttle_17", "throttle_613", "throttle_80004", "bad_token"]
 Method = Literal["GET", "POST"]
 
 

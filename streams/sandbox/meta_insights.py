@@ -60,9 +60,7 @@ def split_delivery(d: AdSetDay, account_id: str) -> list[InsightsRow]:
     leads = [0] * len(ads)
     leads[0] = d.leads
     return [
-        InsightsRow(
-            d.day, account_id, d.campaign_id, d.adset_id, ad_id, spend[i], impressions[i], clicks, leads[i]
-        )
+        InsightsRow(d.day, account_id, d.campaign_id, d.adset_id, ad_id, spend[i], impressions[i], clicks, leads[i])
         for i, (ad_id, clicks) in enumerate(ads)
     ]
 
@@ -125,9 +123,7 @@ def _money(minor: int, currency: str) -> str:
     return f"{Decimal(minor).scaleb(-exp):.{exp}f}"
 
 
-def query_insights(
-    state: MetaState, object_id: str, params: Mapping[str, str], base_url: str
-) -> dict[str, Any]:
+def query_insights(state: MetaState, object_id: str, params: Mapping[str, str], base_url: str) -> dict[str, Any]:
     """Answer an insights request; raises :class:`MetaApiError` for bad parameters."""
     try:
         obj_level, obj_key = _object_level(state, object_id)

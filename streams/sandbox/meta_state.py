@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -135,12 +136,8 @@ class MetaState:
         self.usage = MetaUsage(tier=self.tier)
 
     # -- building the world ---------------------------------------------------------------
-    def add_account(
-        self, account_id: str, currency: str = "USD", min_daily_budget_minor: int = 100
-    ) -> MetaAccount:
-        acc = MetaAccount(
-            account_id.removeprefix("act_"), currency, min_daily_budget_minor=min_daily_budget_minor
-        )
+    def add_account(self, account_id: str, currency: str = "USD", min_daily_budget_minor: int = 100) -> MetaAccount:
+        acc = MetaAccount(account_id.removeprefix("act_"), currency, min_daily_budget_minor=min_daily_budget_minor)
         self.accounts[acc.account_id] = acc
         return acc
 
@@ -156,9 +153,7 @@ class MetaState:
         self.campaigns[campaign_id] = c
         return c
 
-    def add_adset(
-        self, adset_id: str, campaign_id: str, daily_budget: int | None, name: str = ""
-    ) -> MetaAdSet:
+    def add_adset(self, adset_id: str, campaign_id: str, daily_budget: int | None, name: str = "") -> MetaAdSet:
         account_id = self.campaigns[campaign_id].account_id
         a = MetaAdSet(adset_id, campaign_id, account_id, name or f"Ad set {adset_id}", daily_budget)
         self.adsets[adset_id] = a
@@ -203,9 +198,7 @@ class MetaState:
 
     def changes_of(self, entity_id: str, since: datetime | None = None) -> list[BudgetChange]:
         with self.lock:
-            return [
-                c for c in self.change_log if c.entity_id == entity_id and (since is None or c.at > since)
-            ]
+            return [c for c in self.change_log if c.entity_id == entity_id and (since is None or c.at > since)]
 
     def blocked_until(self, adset_id: str) -> datetime | None:
         until = self._blocked_until.get(adset_id)
@@ -220,9 +213,7 @@ class MetaState:
         """
         with self.lock:
             now = self.now()
-            target: MetaAdSet | MetaCampaign | None = self.adsets.get(entity_id) or self.campaigns.get(
-                entity_id
-            )
+            target: MetaAdSet | MetaCampaign | None = self.adsets.get(entity_id) or self.campaigns.get(entity_id)
             if target is None:
                 raise KeyError(entity_id)
             level: Level = "adset" if isinstance(target, MetaAdSet) else "campaign"
@@ -240,9 +231,7 @@ class MetaState:
                 return None
             if level == "adset":
                 self._check_adset_rate(entity_id, new_budget, now)
-            change = BudgetChange(
-                entity_id, level, target.daily_budget, new_budget, now, len(self.change_log) + 1
-            )
+            change = BudgetChange(entity_id, level, target.daily_budget, new_budget, now, len(self.change_log) + 1)
             target.daily_budget = new_budget
             self.change_log.append(change)
             return change
@@ -260,7 +249,7 @@ class MetaState:
             raise self._budget_limit_error(until - now)
 
     def _budget_limit_error(self, remaining: timedelta) -> MetaApiError:
-        seconds = int(remaining.total_seconds()) + 1
+        seconds = math.ceil(remaining.total_seconds())
         return user_request_limit(
             seconds,
             detail=f"This ad set's budget changed {self.budget_changes_per_hour} times in the last hour; "

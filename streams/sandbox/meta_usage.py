@@ -10,6 +10,7 @@ passes the tier's maximum (development tier: 60 points, 300 s decay, 300 s block
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -66,7 +67,7 @@ class MetaUsage:
             return
         score = self._decayed((account_id, use_case), now)
         if score.blocked_until is not None and now < score.blocked_until:
-            raise self._throttle(use_case, int((score.blocked_until - now).total_seconds()) + 1)
+            raise self._throttle(use_case, math.ceil((score.blocked_until - now).total_seconds()))
         score.points += self.tier.write_cost if write else self.tier.read_cost
         if score.points > self.tier.max_score:
             score.blocked_until = now + timedelta(seconds=self.tier.block_seconds)
@@ -86,7 +87,7 @@ class MetaUsage:
         score = self._scores.get((account_id, use_case))
         if score is None or score.blocked_until is None or now >= score.blocked_until:
             return 0
-        return int((score.blocked_until - now).total_seconds()) + 1
+        return math.ceil((score.blocked_until - now).total_seconds())
 
     def headers(
         self, account_id: str | None, use_case: UseCase, now: datetime, extra_block_seconds: int = 0
