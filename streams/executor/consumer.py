@@ -1,0 +1,150 @@
+"""From ``budget.requests.v1`` records to scheduled jobs, with commits that never skip work.
+
+Why a FastStream subscriber with ``AckPolicy.MANUAL`` and our own commits, rather than the
+default per-message commit or a raw aiokafka consumer: the handler only *schedules* a request
+(the campaign's queue runs it later, after its jitter), so FastStream's commit-after-return
+would commit requests that have not run. With MANUAL, FastStream never commits; we commit,
+from :class:`OffsetTracker`, the lowest offset still in flight per partition. Staying on the
+FastStream subscriber keeps the shared broker connection, the dead-letter middleware for
+undecodable requests, ``faststream run`` and the runner's health checks.
+
+Rebalances: on revoke we commit what is finished, then drop the revoked partitions' queued and
+running work; the new owner (maybe us again) resumes from the committed offset and redoes the
+rest, which is safe because every effect is idempotent on ``change_id`` and an interrupted
+intent is reconciled, not re-sent. Guardrail state needs no rebuilding in memory: each
+evaluation reads the audit trail, so it is current whoever owned the partition before.
+
+Backpressure: when ``max_in_flight`` requests are held, the handler waits, which stops the
+subscriber fetching more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import IllegalStateError, KafkaError
+from faststream.kafka import KafkaMessage
+
+from schemas.codec import decode_as
+from schemas.events import BudgetChangeRequested
+from schemas.topics import by_group
+from streams.core.clock import Clock
+from streams.core.dlq import classify
+from streams.core.errors import TransientError
+from streams.executor.executor import Executor
+from streams.executor.offsets import OffsetTracker
+from streams.executor.scheduler import Job, KeyedScheduler
+from streams.executor.settings import ExecutorSettings
+
+log = structlog.get_logger("roasloop.executor")
+
+Jitter = Callable[[BudgetChangeRequested], float]
+MAX_UNKNOWN_ATTEMPTS = 5
+
+
+def uniform_jitter(settings: ExecutorSettings) -> Jitter:
+    low, high = settings.jitter_min_seconds, settings.jitter_max_seconds
+    rng = random.SystemRandom()
+    return lambda _request: rng.uniform(low, high) if high > 0 else 0.0
+
+
+class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, executor: Executor, clock: Clock, settings: ExecutorSettings,
+                 jitter: Jitter | None = None) -> None:
+        self.executor = executor
+        self.clock = clock
+        self.settings = settings
+        self.jitter = jitter or uniform_jitter(settings)
+        self.tracker: OffsetTracker[TopicPartition] = OffsetTracker()
+        self.scheduler = KeyedScheduler(self._run, clock, self._done)
+        self.consumer: Any = None
+        self._space = asyncio.Event()
+        self._space.set()
+
+    # -- intake -----------------------------------------------------------------------------
+    async def on_message(self, msg: KafkaMessage) -> None:
+        record: Any = msg.raw_message
+        self.consumer = msg.consumer
+        tp = TopicPartition(record.topic, record.partition)
+        while self.scheduler.size >= self.settings.max_in_flight:
+            self._space.clear()
+            await self._space.wait()
+        assignment = self.consumer.assignment() if hasattr(self.consumer, "assignment") else {tp}
+        if tp not in assignment:
+            return  # revoked while this record was in hand: its new owner will read it
+        self.tracker.track(tp, record.offset)
+        try:
+            request = decode_as(msg.body, BudgetChangeRequested)
+        except Exception:
+            self.tracker.done(tp, record.offset)  # dead-lettered by the middleware: nothing in flight
+            raise
+        now = self.clock.now()
+        due = now + timedelta(seconds=max(0.0, self.jitter(request)))
+        key = record.key.decode() if record.key else by_group(request)
+        self.scheduler.submit(key, Job(request, received_at=now, due=due, partition=tp, offset=record.offset))
+
+    async def _run(self, job: Job) -> None:
+        """Execute until settled: transient trouble is retried (the partition waits), bugs a few times."""
+        attempt = 0
+        while True:
+            try:
+                await self.executor.execute(job.request, received_at=job.received_at,
+                                            superseded_by=job.superseded_by)
+                return
+            except Exception as exc:
+                attempt += 1
+                kind = classify(exc)
+                if kind != "transient" and attempt >= MAX_UNKNOWN_ATTEMPTS:
+                    log.error("request_abandoned", change_id=job.request.change_id, error=str(exc)[:500],
+                              error_type=type(exc).__name__)
+                    return
+                retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+                delay = min(60.0, retry_after or 0.2 * 2 ** min(attempt, 8))
+                log.warning("request_retry", change_id=job.request.change_id, kind=kind, attempt=attempt,
+                            delay_s=delay, error=str(exc)[:300])
+                await asyncio.sleep(delay)
+
+    def _done(self, job: Job) -> None:
+        if job.partition is not None and job.offset is not None:
+            self.tracker.done(job.partition, job.offset)
+        if self.scheduler.size < self.settings.max_in_flight:
+            self._space.set()
+
+    # -- commits ----------------------------------------------------------------------------
+    async def commit(self, only: set[TopicPartition] | None = None) -> None:
+        if self.consumer is None or not hasattr(self.consumer, "commit"):
+            return
+        ready = {tp: pos for tp, pos in self.tracker.committable().items() if only is None or tp in only}
+        if not ready:
+            return
+        try:
+            await self.consumer.commit(ready)
+        except (KafkaError, IllegalStateError) as exc:
+            log.warning("commit_failed", error=str(exc)[:300], partitions=len(ready))
+            return
+        for tp, pos in ready.items():
+            self.tracker.mark_committed(tp, pos)
+
+    async def commit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.commit_interval_seconds)
+            await self.commit()
+
+    # -- rebalances -------------------------------------------------------------------------
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if not revoked:
+            return
+        await self.commit(only=set(revoked))
+        dropped = await self.scheduler.drop(set(revoked))
+        self.tracker.forget(revoked)
+        self._space.set()
+        log.info("partitions_revoked", partitions=len(revoked), dropped_in_flight=dropped)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("partitions_assigned", partitions=len(assigned))
