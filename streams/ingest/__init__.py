@@ -1,0 +1,1 @@
+"""Ingest: everything that enters roasloop from outside (HubSpot, clicks, Meta insights, operators)."""

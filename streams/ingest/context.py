@@ -1,0 +1,80 @@
+"""What the ingest endpoints share at run time, built once when the stage starts.
+
+Routes are created before the stage starts (the runner asks for them up front), so handlers find
+this context through ``res.extras`` at call time instead of closing over half-built objects.
+Tests build the stage with their own :class:`IngestSettings` and HTTP transports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from streams.core.stage import Resources
+from streams.ingest.auth import FirebaseVerifier, JwksCache
+from streams.ingest.hubspot_client import ContactProperties, HubSpotClient
+from streams.ingest.rate_limit import RateLimiter
+from streams.ingest.settings import IngestSettings, load_ingest_settings
+
+KEY = "ingest"
+
+
+@dataclass
+class Transports:
+    """Optional httpx transports, for tests that stand in for HubSpot, Meta or Google."""
+
+    hubspot: httpx.AsyncBaseTransport | None = None
+    meta: httpx.AsyncBaseTransport | None = None
+    jwks: httpx.AsyncBaseTransport | None = None
+
+
+@dataclass
+class IngestContext:
+    res: Resources
+    config: IngestSettings
+    limiter: RateLimiter
+    http: httpx.AsyncClient
+    hubspot: HubSpotClient | None = None
+    verifier: FirebaseVerifier | None = None
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    poller: Any = None
+    """The running :class:`~streams.ingest.insights_poller.InsightsPoller`, if accounts are configured."""
+
+    async def close(self) -> None:
+        for closer in self.closers:
+            await closer()
+        if self.hubspot is not None:
+            await self.hubspot.aclose()
+        await self.http.aclose()
+
+
+def build(res: Resources, config: IngestSettings | None, transports: Transports) -> IngestContext:
+    config = config or load_ingest_settings()
+    s = res.settings
+    http = httpx.AsyncClient(timeout=httpx.Timeout(config.http_timeout_seconds), transport=transports.jwks)
+    hubspot = None
+    if s.hubspot_access_token is not None:
+        hubspot = HubSpotClient(
+            base_url=s.hubspot_api_url, token=s.hubspot_access_token, hash_key=s.hash_key,
+            default_currency=s.default_currency, timeout_s=config.http_timeout_seconds,
+            attempts=config.http_max_attempts, backoff_s=config.http_backoff_seconds,
+            properties=ContactProperties.parse(config.hubspot_contact_properties), clock=res.clock,
+            transport=transports.hubspot,
+        )
+    verifier = None
+    if s.firebase_project_id:
+        verifier = FirebaseVerifier(s.firebase_project_id, JwksCache(s.firebase_jwks_url, http))
+    return IngestContext(
+        res=res, config=config, http=http, hubspot=hubspot, verifier=verifier,
+        limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),
+    )
+
+
+def get(res: Resources) -> IngestContext:
+    ctx: Any = res.extras.get(KEY)
+    if not isinstance(ctx, IngestContext):
+        raise RuntimeError("the ingest stage has not started")
+    return ctx
