@@ -92,7 +92,7 @@ def test_metadata_that_does_not_fit_the_type_is_refused(
 
 def test_media_of_another_type_is_refused(library: AssetLibrary) -> None:
     with pytest.raises(InvalidAsset, match="carries 'video'"):
-        library.register(b"x", name="bad", type="image", category="c", media=VideoMedia(**VIDEO))  # type: ignore[arg-type]
+        library.register(b"x", name="bad", type="image", category="c", media=VideoMedia(**VIDEO))
 
 
 def test_an_id_is_never_silently_overwritten(library: AssetLibrary) -> None:

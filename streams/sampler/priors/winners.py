@@ -99,12 +99,18 @@ class WinnerIndex:
     def __len__(self) -> int:
         return len(self._labels)
 
+    @property
+    def ntotal(self) -> int:
+        """Vectors held by FAISS, tombstones included."""
+        return int(self._index.ntotal)
+
     def __contains__(self, winner_id: object) -> bool:
         return winner_id in self._labels
 
-    def add(self, winner_ids: Sequence[str], vectors: Vectors, roas: Sequence[float]) -> None:
+    def add(self, winner_ids: Sequence[str], vectors: Vectors, roas: npt.ArrayLike) -> None:
         """Add winners (an id already present is replaced: its vector and ROAS are updated)."""
         x = self._matrix(vectors, "added vectors")
+        roas = np.asarray(roas, dtype=np.float64).reshape(-1)
         if not (len(winner_ids) == len(x) == len(roas)):
             raise ValueError("winner_ids, vectors and roas must have the same length")
         if len(set(winner_ids)) != len(winner_ids):
@@ -112,7 +118,7 @@ class WinnerIndex:
         self.remove([w for w in winner_ids if w in self._labels])
         labels = np.arange(self._next, self._next + len(x), dtype=np.int64)
         self._next += len(x)
-        for label, wid, r in zip(labels.tolist(), winner_ids, roas, strict=True):
+        for label, wid, r in zip(labels.tolist(), winner_ids, roas.tolist(), strict=True):
             self._labels[wid], self._ids[label], self._roas[label] = label, wid, float(r)
         self._index.add_with_ids(x, labels)
         if self.mode == "flat" and len(self) > self.hnsw_threshold:
