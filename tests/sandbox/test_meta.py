@@ -33,9 +33,13 @@ async def test_reads_an_ad_set_with_numbers_as_strings(client: httpx.AsyncClient
     r = await client.get(f"/{V}/301", params={"fields": fields, **auth(meta_state)})
     assert r.status_code == 200
     assert r.json() == {
-        "id": "301", "daily_budget": "10000", "name": "Ad set one", "status": "ACTIVE",
-        "effective_status": "ACTIVE", "campaign_id": "200",
-    }  # fmt: skip
+        "id": "301",
+        "daily_budget": "10000",
+        "name": "Ad set one",
+        "status": "ACTIVE",
+        "effective_status": "ACTIVE",
+        "campaign_id": "200",
+    }
 
 
 async def test_budget_update_by_form_is_applied_and_logged(
@@ -46,8 +50,11 @@ async def test_budget_update_by_form_is_applied_and_logged(
     assert meta_state.budget_of("301") == 12_345
     [change] = meta_state.change_log
     assert (change.entity_id, change.old_budget_minor, change.new_budget_minor, change.at) == (
-        "301", 10_000, 12_345, clock.now,
-    )  # fmt: skip
+        "301",
+        10_000,
+        12_345,
+        clock.now,
+    )
 
 
 async def test_credentials_in_query_string_work_too(client: httpx.AsyncClient, meta_state: MetaState) -> None:
@@ -203,11 +210,18 @@ async def test_insights_roll_up_by_level_and_day_with_paging(client: httpx.Async
     assert len(body["data"]) == 4
     first = body["data"][0]
     assert first == {
-        "adset_id": "301", "spend": "12.34", "impressions": "1000", "clicks": "10",
-        "actions": [{"action_type": "link_click", "value": "10"}, {"action_type": "lead", "value": "1"},
-                    {"action_type": "offsite_conversion.fb_pixel_lead", "value": "1"}],
-        "date_start": "2025-03-01", "date_stop": "2025-03-01",
-    }  # fmt: skip
+        "adset_id": "301",
+        "spend": "12.34",
+        "impressions": "1000",
+        "clicks": "10",
+        "actions": [
+            {"action_type": "link_click", "value": "10"},
+            {"action_type": "lead", "value": "1"},
+            {"action_type": "offsite_conversion.fb_pixel_lead", "value": "1"},
+        ],
+        "date_start": "2025-03-01",
+        "date_stop": "2025-03-01",
+    }
     nxt = httpx.URL(body["paging"]["next"])
     r2 = await client.get(nxt.path, params=dict(nxt.params))
     assert [row["adset_id"] for row in r2.json()["data"]] == ["302", "302"]
