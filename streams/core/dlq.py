@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,8 +31,9 @@ from pydantic import ValidationError
 
 from schemas.codec import InvalidEvent
 from schemas.topics import DLQ_SUFFIX
+from streams.core import tracing
 from streams.core.errors import PoisonMessage, TransientError
-from streams.core.metrics import DEAD_LETTERS, RETRIES
+from streams.core.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES_IN, RETRIES
 
 log = structlog.get_logger("roasloop.dlq")
 
@@ -148,6 +150,10 @@ class DeadLetterMiddleware(BaseMiddleware):
         ident = (records[0].topic, records[0].partition, records[0].offset) if records else ("", 0, 0)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(topic=ident[0], partition=ident[1], offset=ident[2])
+        trace = tracing.continue_from(dict(records[0].headers or ()).get("traceparent") if records else None)
+        group = getattr(getattr(records[0], "consumer", None), "_group_id", None) or "" if records else ""
+        MESSAGES_IN.labels(topic=ident[0], group=group).inc(len(records))
+        started = time.perf_counter()
         try:
             result = await call_next(msg)
         except Exception as exc:
@@ -168,6 +174,9 @@ class DeadLetterMiddleware(BaseMiddleware):
             )
             await asyncio.sleep(delay)
             raise
+        finally:
+            tracing.reset(trace)
+            HANDLER_SECONDS.labels(topic=ident[0], group=group).observe(time.perf_counter() - started)
         self.owner.attempts.pop(ident, None)
         return result
 

@@ -12,10 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from streams.core import tracing
 from streams.core.metrics import render
 from streams.core.stage import StageRunner
 
@@ -36,6 +39,24 @@ def health_routes(runner: StageRunner) -> list[Route]:
     return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
 
 
+class TraceContextMiddleware:
+    """Each request continues the caller's ``traceparent`` (or starts a trace) for what it publishes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"traceparent")
+        token = tracing.continue_from(incoming)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            tracing.reset(token)
+
+
 def build_asgi(runner: StageRunner, *, manage_lifecycle: bool = True) -> Starlette:
     """One ASGI app for the process. With ``manage_lifecycle`` its lifespan starts/stops the stages."""
 
@@ -49,4 +70,8 @@ def build_asgi(runner: StageRunner, *, manage_lifecycle: bool = True) -> Starlet
             if manage_lifecycle:
                 await runner.stop()
 
-    return Starlette(routes=[*health_routes(runner), *runner.routes], lifespan=lifespan)
+    return Starlette(
+        routes=[*health_routes(runner), *runner.routes],
+        middleware=[Middleware(TraceContextMiddleware)],
+        lifespan=lifespan,
+    )

@@ -10,6 +10,7 @@ from faststream.kafka import KafkaBroker
 from schemas.codec import encode
 from schemas.envelope import Envelope
 from schemas.topics import topic_for
+from streams.core import tracing
 from streams.core.metrics import MESSAGES_OUT
 from streams.core.naming import topic_name
 from streams.core.settings import Settings
@@ -25,7 +26,7 @@ class Publisher:
         topic = topic_for(event)
         name = topic_name(self.settings, topic)
         await self.broker.publish(
-            encode(event), topic=name, key=topic.key(event), headers=headers
+            encode(event), topic=name, key=topic.key(event), headers={**tracing.headers(), **(headers or {})}
         )
         MESSAGES_OUT.labels(topic=topic.name).inc()
 
