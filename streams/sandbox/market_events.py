@@ -66,10 +66,9 @@ def stage_events(
     outcome: DayOutcome, *, hash_key: str = DEV_HASH_KEY, produced_at: datetime | None = None
 ) -> list[DealStageChanged]:
     """Deal stage changes with the contact signals the CRM holds (what CRM enrichment would find)."""
-    contacts = {c.contact_id: c for c in outcome.contacts}
     out = []
     for s in outcome.stage_changes:
-        contact = contacts.get(s.contact_id)
+        contact = s.contact
         signals = ContactSignals(contact_id=s.contact_id)
         if contact is not None:
             signals = ContactSignals(

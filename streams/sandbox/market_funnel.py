@@ -218,6 +218,7 @@ def _deal_future(
                 adset_id=ctx.adset_id,
                 campaign_id=ctx.campaign_id,
                 group_id=ctx.group_id,
+                contact=contact,
             )
         )
         previous = stage

@@ -170,6 +170,7 @@ class StageChange:
     adset_id: str
     campaign_id: str
     group_id: str
+    contact: ContactRecord | None = None  # the deal's contact, as the CRM holds it
 
 
 @dataclass(frozen=True)
