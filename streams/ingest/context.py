@@ -66,7 +66,8 @@ def build(res: Resources, config: IngestSettings | None, transports: Transports)
         )
     verifier = None
     if s.firebase_project_id:
-        verifier = FirebaseVerifier(s.firebase_project_id, JwksCache(s.firebase_jwks_url, http))
+        jwks = JwksCache(s.firebase_jwks_url, http, min_refresh_s=config.jwks_min_refresh_seconds)
+        verifier = FirebaseVerifier(s.firebase_project_id, jwks)
     return IngestContext(
         res=res, config=config, http=http, hubspot=hubspot, verifier=verifier,
         limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),

@@ -84,6 +84,7 @@ class InsightsPoller:
             raise ValueError("the insights poller needs META_ACCESS_TOKEN and META_APP_SECRET")
         self.ctx = ctx
         self.http = http
+        self.page_limit = PAGE_LIMIT
         self.base = f"{s.meta_graph_url.rstrip('/')}/{s.meta_api_version}"
         token = s.meta_access_token.get_secret_value()
         proof = appsecret_proof(token, s.meta_app_secret.get_secret_value())
@@ -108,7 +109,7 @@ class InsightsPoller:
 
     async def fetch(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
         params: dict[str, str] | None = {
-            **self.auth, "level": "adset", "fields": FIELDS, "time_increment": "1", "limit": str(PAGE_LIMIT),
+            **self.auth, "level": "adset", "fields": FIELDS, "time_increment": "1", "limit": str(self.page_limit),
             "time_range": json.dumps({"since": since.isoformat(), "until": until.isoformat()}),
         }
         url = f"{self.base}/{account_id}/insights"

@@ -167,5 +167,4 @@ async def _handle_batch(ctx: context.IngestContext, payload: list[Any]) -> Respo
     await record_delivered(res, [(k, tenants[n.portal_id], n.event_id_for()) for k, n in fresh.items()])
     for note in fresh.values():
         NOTIFICATIONS.labels(subscription_type=note.subscription_type, outcome="published").inc()
-    tally["published"] = len(events)
-    return json_response(ROUTE, 200, {"received": len(payload), **dict(tally)})
+    return json_response(ROUTE, 200, {"received": len(payload), **dict(+tally), "published": len(events)})
