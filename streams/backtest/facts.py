@@ -1,0 +1,78 @@
+"""What actually happened per entity, at the resolution off-policy evaluation needs.
+
+The sampler's :class:`~streams.sampler.state.GroupState` keeps day cohorts for its posterior; the
+evaluation also needs spend and revenue inside an arbitrary decision window, so this ledger keeps:
+
+- spend as per-(entity, day) *snapshots* (a later report replaces the earlier one), spread
+  evenly over the UTC day when a window covers part of it;
+- revenue as signed credits at the time of the *click* that earned them (``click_occurred_at``,
+  else ``occurred_at``), so revenue is charged to the window whose spend bought the click.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from schemas.events import RevenueRecognized, SpendReported
+
+DAY_MS = 86_400_000
+GroupKey = tuple[str, str]  # (tenant_id, group_id)
+
+
+def _day_start_ms(day: date) -> int:
+    return int(datetime.combine(day, time(0), tzinfo=UTC).timestamp() * 1000)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass
+class Ledger:
+    spend: dict[tuple[GroupKey, str], dict[date, int]] = field(default_factory=lambda: defaultdict(dict))
+    revenue: dict[tuple[GroupKey, str], list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
+    revenue_seen: dict[tuple[GroupKey, str], list[tuple[int, int]]] = field(
+        default_factory=lambda: defaultdict(list))
+    currency: str | None = None
+
+    def add_spend(self, event: SpendReported) -> None:
+        key = ((event.tenant_id, event.group_id), event.entity_id)
+        self.spend[key][event.day] = event.spend.amount_minor
+        self.currency = self.currency or event.spend.currency
+
+    def add_revenue(self, event: RevenueRecognized, entity_id: str) -> None:
+        key = ((event.tenant_id, event.group_id), entity_id)
+        cohort = event.click_occurred_at or event.occurred_at
+        self.revenue[key].append((_ms(cohort), event.amount.amount_minor))
+        self.revenue_seen[key].append((_ms(event.occurred_at), event.amount.amount_minor))
+        self.currency = self.currency or event.amount.currency
+
+    def spend_between(self, group: GroupKey, entity: str, start: datetime, end: datetime) -> float:
+        """Spend in ``[start, end)``, each day's snapshot spread evenly over its 24 hours."""
+        lo, hi = _ms(start), _ms(end)
+        total = 0.0
+        day = start.astimezone(UTC).date()
+        days = self.spend.get((group, entity), {})
+        while _day_start_ms(day) < hi:
+            minor = days.get(day, 0)
+            if minor:
+                d0 = _day_start_ms(day)
+                overlap = min(hi, d0 + DAY_MS) - max(lo, d0)
+                total += minor * max(overlap, 0) / DAY_MS
+            day += timedelta(days=1)
+        return total
+
+    def revenue_between(self, group: GroupKey, entity: str, start: datetime, end: datetime) -> int:
+        """Revenue credited to clicks made in ``[start, end)``."""
+        lo, hi = _ms(start), _ms(end)
+        return sum(a for at, a in self.revenue.get((group, entity), []) if lo <= at < hi)
+
+    def roas_as_of(self, group: GroupKey, entity: str, now: datetime) -> float | None:
+        """Revenue seen by ``now`` over spend reported for days before ``now`` (the causal reward model)."""
+        spend = sum(v for d, v in self.spend.get((group, entity), {}).items() if _day_start_ms(d) < _ms(now))
+        if spend <= 0:
+            return None
+        seen = sum(a for at, a in self.revenue_seen.get((group, entity), []) if at <= _ms(now))
+        return seen / spend

@@ -1,0 +1,90 @@
+"""Which policies a replay can run, and how one is asked for a decision.
+
+The replay runs the sampler's own :class:`streams.sampler.policies.Policy` objects (``thompson``,
+``equal``, ``greedy`` ...) on the sampler's own :class:`~streams.sampler.state.GroupState`, fed
+with the replayed events, at each logged decision's time - so a replayed ``thompson`` is the live
+sampler's code, not a re-implementation. ``logged`` is the pseudo-policy that repeats the
+decisions in ``decisions.v1``: the reference every other policy is compared with.
+
+Determinism: the generator for a decision is seeded from ``(seed, decision_id)`` by
+:func:`decision_rng`, where ``seed`` is the policy's ``--seed`` or, by default, the seed the logged
+decision carries. The same seed therefore reproduces the same draws, decision by decision,
+whatever else the replay runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from schemas.events import AllocationDecided
+from streams.sampler.policies import POLICY_NAMES, AllocationRequest, make_policy
+from streams.sampler.policies import Policy as SamplerPolicy
+from streams.sampler.state import GroupState
+
+LOGGED = "logged"
+DEFAULT_MIN_BUDGET_MINOR = 100
+
+
+def decision_rng(seed: int, decision_id: str) -> np.random.Generator:
+    """One generator per (seed, decision): stable across runs, processes and platforms."""
+    digest = int.from_bytes(hashlib.sha256(decision_id.encode()).digest()[:8], "big")
+    return np.random.default_rng(np.random.SeedSequence([seed & (2**63 - 1), digest]))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A policy's allocation at one decision, in the logged decision's entity order."""
+
+    entity_ids: tuple[str, ...]
+    shares: tuple[float, ...]
+    budgets: tuple[int, ...]
+
+
+class ReplayPolicy(Protocol):
+    name: str
+
+    def choose(self, logged: AllocationDecided, state: GroupState) -> Choice: ...
+
+
+class Logged:
+    name = LOGGED
+
+    def choose(self, logged: AllocationDecided, state: GroupState) -> Choice:
+        return Choice(tuple(a.entity_id for a in logged.allocations), tuple(a.share for a in logged.allocations),
+                      tuple(a.budget_minor for a in logged.allocations))
+
+
+class Sampler:
+    """Adapter: a sampler policy asked exactly what the live sampler would have been asked."""
+
+    def __init__(self, policy: SamplerPolicy, seed: int | None = None) -> None:
+        self.policy = policy
+        self.seed = seed
+        self.name = policy.name if seed is None else f"{policy.name}@{seed}"
+
+    def choose(self, logged: AllocationDecided, state: GroupState) -> Choice:
+        ids = tuple(a.entity_id for a in logged.allocations)
+        minimums = np.array([state.entities[e].min_budget_minor if e in state.entities
+                             else DEFAULT_MIN_BUDGET_MINOR for e in ids], dtype=np.int64)
+        request = AllocationRequest(state=state, now=logged.occurred_at, entity_ids=ids, min_minor=minimums,
+                                    total_minor=logged.total_budget.amount_minor)
+        seed = self.seed if self.seed is not None else (logged.seed or 0)
+        allocation = self.policy.allocate(request, decision_rng(seed, logged.decision_id))
+        order = {e: i for i, e in enumerate(allocation.entity_ids)}
+        return Choice(ids, tuple(float(allocation.shares[order[e]]) for e in ids),
+                      tuple(int(allocation.budgets[order[e]]) for e in ids))
+
+
+def policy_by_name(spec: str) -> ReplayPolicy:
+    """``NAME`` or ``NAME@SEED`` (a fixed seed instead of each logged decision's own)."""
+    name, _, seed = spec.partition("@")
+    if name == LOGGED:
+        return Logged()
+    if name not in POLICY_NAMES or name == "oracle":
+        known = ", ".join([LOGGED, *(n for n in POLICY_NAMES if n != "oracle")])
+        raise ValueError(f"unknown policy {name!r}; a replay can run: {known}")
+    return Sampler(make_policy(name), int(seed) if seed else None)
