@@ -69,9 +69,9 @@ class WinnerIndex:
         self._roas: dict[int, float] = {}
         self._dead: set[int] = set()            # HNSW tombstones
         self._next = 0
-        self.mode: Mode = "flat"
+        self.mode: Mode = "hnsw" if hnsw_threshold <= 0 else "flat"  # threshold 0: HNSW from the start
         self.recall: dict[str, float] = {}      # last measured recall@k of HNSW vs exact
-        self._index: Any = self._empty("flat")
+        self._index: Any = self._empty(self.mode)
 
     # ---- building ---------------------------------------------------------------------------
     def _empty(self, mode: Mode) -> Any:
