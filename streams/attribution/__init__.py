@@ -1,0 +1,1 @@
+"""Attribution: the click index and the three-layer matching of deals to the clicks that made them."""
