@@ -108,23 +108,24 @@ def operator_routes(res: Resources) -> list[Route]:
             message = describe(exc) if isinstance(exc, ValidationError) else "body must be a JSON object"
             return error(changes_route, 400, message)
         ctx = context.get(res)
-        async with res.pool.acquire() as conn, conn.transaction():
-            currency = change.currency or await conn.fetchval(
-                "SELECT currency FROM tenants WHERE tenant_id = $1", tenant) or res.settings.default_currency
-            change_id = change.change_id or f"op-{uuid.uuid4().hex}"
-            event = BudgetChangeRequested(
-                event_id=f"operator-{change_id}", tenant_id=tenant, occurred_at=res.clock.now(),
-                produced_at=res.clock.now(), change_id=change_id, group_id=change.group_id or change.campaign_id,
-                campaign_id=change.campaign_id, entity_id=change.entity_id, entity_level=change.entity_level,
-                requested_budget=Money(amount_minor=change.daily_budget_minor, currency=currency.strip()),
-                source="operator", requested_by=who.sub, reason=change.reason,
-            )
-            await audit(conn, tenant, who.sub, "budget_change_requested", change.entity_id,
-                        change.model_dump() | {"change_id": change_id, "currency": currency.strip()})
-            try:
+        try:
+            async with res.pool.acquire() as conn, conn.transaction():
+                currency = change.currency or await conn.fetchval(
+                    "SELECT currency FROM tenants WHERE tenant_id = $1", tenant) or res.settings.default_currency
+                change_id = change.change_id or f"op-{uuid.uuid4().hex}"
+                event = BudgetChangeRequested(
+                    event_id=f"operator-{change_id}", tenant_id=tenant, occurred_at=res.clock.now(),
+                    produced_at=res.clock.now(), change_id=change_id, group_id=change.group_id or change.campaign_id,
+                    campaign_id=change.campaign_id, entity_id=change.entity_id, entity_level=change.entity_level,
+                    requested_budget=Money(amount_minor=change.daily_budget_minor, currency=currency.strip()),
+                    source="operator", requested_by=who.sub, reason=change.reason,
+                )
+                await audit(conn, tenant, who.sub, "budget_change_requested", change.entity_id,
+                            change.model_dump() | {"change_id": change_id, "currency": currency.strip()})
+                # raising PublishFailed out of the transaction rolls the audit row back with it
                 await publish_or_raise(res.publisher, [event], ctx.config.publish_timeout_seconds)
-            except PublishFailed:  # raising rolls the audit row back with it
-                return error(changes_route, 503, "broker unavailable, nothing was requested")
+        except PublishFailed:
+            return error(changes_route, 503, "broker unavailable, nothing was requested")
         return json_response(changes_route, 202, {"change_id": change_id, "event_id": event.event_id})
 
     async def get_values(request: Request, _: Principal) -> Response:
@@ -169,10 +170,10 @@ def operator_routes(res: Resources) -> list[Route]:
                 return error(route, 400, 'body must be {"reason": "..."} or empty')
             async with res.pool.acquire() as conn, conn.transaction():
                 if paused:
-                    await killswitch.pause(cast(asyncpg.Connection[Any], conn), tenant, campaign, who.sub, reason)
+                    await killswitch.pause(cast("asyncpg.Connection[Any]", conn), tenant, campaign, who.sub, reason)
                     changed = True
                 else:
-                    changed = await killswitch.resume(cast(asyncpg.Connection[Any], conn), tenant, campaign)
+                    changed = await killswitch.resume(cast("asyncpg.Connection[Any]", conn), tenant, campaign)
                 await audit(conn, tenant, who.sub, "pause" if paused else "resume", campaign or "",
                             {"reason": reason, "changed": changed})
             return json_response(route, 200, {"tenant_id": tenant, "campaign_id": campaign, "paused": paused,

@@ -1,0 +1,176 @@
+"""The operator API with Firebase tokens from a local JWKS: roles, audit, kill switch, budget requests."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+
+from schemas import BudgetChangeRequested, decode_as
+from schemas.topics import BUDGET_REQUESTS
+from streams.core import killswitch
+from streams.core.settings import Settings
+from streams.ingest.settings import IngestSettings
+from tests.helpers import read_records
+from tests.ingest.conftest import Ingress, ingress, stop_producer
+from tests.ingest.jwt_issuer import PROJECT, Issuer, served_jwks
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Issuer:
+    return Issuer()
+
+
+@pytest.fixture(scope="module")
+def jwks_url(issuer: Issuer) -> Iterator[str]:
+    with served_jwks(issuer) as url:
+        yield url
+
+
+@pytest.fixture
+async def api(settings: Settings, jwks_url: str) -> AsyncIterator[Ingress]:
+    async with ingress(settings, IngestSettings(publish_timeout_seconds=2), firebase_project_id=PROJECT,
+                       firebase_jwks_url=jwks_url) as ing:
+        yield ing
+
+
+def auth(issuer: Issuer, role: str | None, sub: str = "op-1", **claims: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issuer.token(role=role, sub=sub, **claims)}"}
+
+
+CHANGE = {"campaign_id": "c1", "entity_id": "as1", "daily_budget_minor": 12_500, "reason": "launch push"}
+
+
+async def test_every_operator_route_refuses_missing_and_bad_tokens_with_401(api: Ingress, issuer: Issuer) -> None:
+    routes = [("GET", "/v1/tenants/acme/campaigns/c1/history"), ("POST", "/v1/tenants/acme/budget-changes"),
+              ("GET", "/v1/tenants/acme/stage-values"), ("PUT", "/v1/tenants/acme/stage-values"),
+              ("POST", "/v1/tenants/acme/pause"), ("POST", "/v1/tenants/acme/campaigns/c1/resume")]
+    for method, path in routes:
+        assert (await api.client.request(method, path)).status_code == 401
+        response = await api.client.request(method, path, headers={"Authorization": f"Bearer {issuer.alg_none()}"})
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_an_editor_request_is_published_for_the_executor_and_audited(
+        api: Ingress, issuer: Issuer, settings: Settings, db_pool: asyncpg.Pool[Any]) -> None:
+    await db_pool.execute("INSERT INTO tenants (tenant_id, currency) VALUES ('acme', 'EUR')")
+    response = await api.client.post("/v1/tenants/acme/budget-changes", json=CHANGE,
+                                     headers=auth(issuer, "EDITOR", sub="alice"))
+    assert response.status_code == 202
+    [record] = await read_records(settings, BUDGET_REQUESTS, min_count=1)
+    event = decode_as(record.value, BudgetChangeRequested)
+    assert (event.source, event.requested_by, event.change_id) == ("operator", "alice", response.json()["change_id"])
+    assert (event.group_id, event.entity_id, event.requested_budget.amount_minor, event.requested_budget.currency) == (
+        "c1", "as1", 12_500, "EUR")
+    row = await db_pool.fetchrow("SELECT actor, action, target FROM operator_audit")
+    assert dict(row) == {"actor": "alice", "action": "budget_change_requested", "target": "as1"}
+
+
+async def test_a_viewer_may_not_request_changes_and_an_editor_may_not_pause(api: Ingress, issuer: Issuer,
+                                                                            db_pool: asyncpg.Pool[Any]) -> None:
+    viewer = await api.client.post("/v1/tenants/acme/budget-changes", json=CHANGE, headers=auth(issuer, "VIEWER"))
+    editor = await api.client.post("/v1/tenants/acme/pause", headers=auth(issuer, "EDITOR"))
+    no_role = await api.client.get("/v1/tenants/acme/campaigns/c1/history", headers=auth(issuer, None))
+    other_tenant = await api.client.post("/v1/tenants/globex/pause", headers=auth(issuer, "ADMIN", tenants=["acme"]))
+    assert [r.status_code for r in (viewer, editor, no_role, other_tenant)] == [403, 403, 403, 403]
+    assert await db_pool.fetchval("SELECT count(*) FROM operator_audit") == 0
+
+
+async def test_invalid_budget_change_gets_400(api: Ingress, issuer: Issuer) -> None:
+    bad = await api.client.post("/v1/tenants/acme/budget-changes", json=CHANGE | {"daily_budget_minor": -1},
+                                headers=auth(issuer, "EDITOR"))
+    assert bad.status_code == 400 and "daily_budget_minor" in bad.json()["error"]
+
+
+async def test_a_budget_change_during_a_broker_outage_is_503_and_not_audited(
+        api: Ingress, issuer: Issuer, db_pool: asyncpg.Pool[Any]) -> None:
+    await stop_producer(api.runner)
+    response = await api.client.post("/v1/tenants/acme/budget-changes", json=CHANGE, headers=auth(issuer, "EDITOR"))
+    assert response.status_code == 503
+    assert await db_pool.fetchval("SELECT count(*) FROM operator_audit") == 0
+
+
+async def test_an_admin_pauses_and_resumes_a_campaign_and_the_tenant(api: Ingress, issuer: Issuer,
+                                                                     db_pool: asyncpg.Pool[Any]) -> None:
+    admin = auth(issuer, "ADMIN", sub="root")
+    paused = await api.client.post("/v1/tenants/acme/campaigns/c1/pause", json={"reason": "anomaly"}, headers=admin)
+    assert paused.status_code == 200
+    assert await killswitch.is_paused(db_pool, "acme", "c1") and not await killswitch.is_paused(db_pool, "acme", "c2")
+    await api.client.post("/v1/tenants/acme/pause", headers=admin)
+    assert await killswitch.is_paused(db_pool, "acme", "c2")
+    await api.client.post("/v1/tenants/acme/resume", headers=admin)
+    resumed = await api.client.post("/v1/tenants/acme/campaigns/c1/resume", headers=admin)
+    assert resumed.json()["changed"] is True
+    assert not await killswitch.is_paused(db_pool, "acme", "c1")
+    actions = [tuple(r) for r in await db_pool.fetch("SELECT actor, action, target FROM operator_audit ORDER BY id")]
+    assert actions == [("root", "pause", "c1"), ("root", "pause", ""), ("root", "resume", ""), ("root", "resume", "c1")]
+
+
+async def test_a_viewer_reads_recent_budget_changes_of_a_campaign(api: Ingress, issuer: Issuer,
+                                                                  db_pool: asyncpg.Pool[Any]) -> None:
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    for n in range(3):
+        await db_pool.execute(
+            "INSERT INTO ad_change_history (change_id, event_id, tenant_id, group_id, campaign_id, entity_id, "
+            "entity_level, status, currency, requested_budget_minor, requested_at, decided_at, settled_at) "
+            "VALUES ($1, $1, 'acme', 'c1', $2, 'as1', 'adset', 'completed', 'USD', $3, $4, $4, $4)",
+            f"ch{n}", "c1" if n < 2 else "c9", 1000 * (n + 1), at.replace(hour=n),
+        )
+    response = await api.client.get("/v1/tenants/acme/campaigns/c1/history?limit=10", headers=auth(issuer, "VIEWER"))
+    assert response.status_code == 200
+    body = response.json()
+    assert [c["change_id"] for c in body["budget_changes"]] == ["ch1", "ch0"]  # newest first, c1 only
+    assert "decisions" in body["unavailable"]
+
+
+async def test_stage_values_are_503_until_the_revenue_stage_is_installed(api: Ingress, issuer: Issuer) -> None:
+    if "streams.revenue.stage_values" in sys.modules or _revenue_installed():
+        pytest.skip("the revenue stage is installed")
+    response = await api.client.get("/v1/tenants/acme/stage-values", headers=auth(issuer, "EDITOR"))
+    assert response.status_code == 503
+
+
+def _revenue_installed() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("streams.revenue.stage_values") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+async def test_an_editor_edits_stage_values_through_the_revenue_module_and_is_audited(
+        api: Ingress, issuer: Issuer, db_pool: asyncpg.Pool[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    store: dict[str, dict[str, int]] = {}
+
+    async def get_stage_values(_: Any, tenant_id: str) -> dict[str, int]:
+        return store.get(tenant_id, {"lead": 500})
+
+    async def set_stage_values(_: Any, tenant_id: str, values: dict[str, int]) -> None:
+        store[tenant_id] = values
+
+    fake = types.ModuleType("streams.revenue.stage_values")
+    fake.get_stage_values = get_stage_values  # type: ignore[attr-defined]
+    fake.set_stage_values = set_stage_values  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "streams.revenue.stage_values", fake)
+    editor = auth(issuer, "EDITOR", sub="bob")
+    assert (await api.client.get("/v1/tenants/acme/stage-values", headers=editor)).json()["stage_values"] == {
+        "lead": 500}
+    put = await api.client.put("/v1/tenants/acme/stage-values", json={"stage_values": {"lead": 700}}, headers=editor)
+    assert put.status_code == 200 and put.json()["stage_values"] == {"lead": 700}
+    bad = await api.client.put("/v1/tenants/acme/stage-values", json={"stage_values": {"lead": -1}}, headers=editor)
+    assert bad.status_code == 400
+    assert await db_pool.fetchval("SELECT actor FROM operator_audit WHERE action = 'stage_values_set'") == "bob"
+
+
+async def test_openapi_describes_every_route(api: Ingress) -> None:
+    schema = (await api.client.get("/openapi.json")).json()
+    assert schema["openapi"].startswith("3.")
+    assert {"/webhooks/hubspot", "/c/{tenant_id}/{ad_id}", "/v1/clicks", "/v1/tenants/{tenant_id}/budget-changes",
+            "/v1/tenants/{tenant_id}/campaigns/{campaign_id}/pause"} <= set(schema["paths"])
