@@ -1,0 +1,153 @@
+"""The executor stage end to end: real broker, real database, the Meta stand-in over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
+
+from schemas import BudgetChangeRequested, BudgetChangeSettled
+from schemas.topics import BUDGET_OUTCOMES, BUDGET_REQUESTS, group_key
+from streams.core.naming import group_name, topic_name
+from streams.core.settings import Settings
+from streams.core.stage import Resources, Stage
+from streams.executor.app import GROUP, build_stage
+from streams.executor.executor import MetaGateway
+from streams.executor.settings import ExecutorSettings
+from streams.sandbox.meta_state import MetaState, wall_clock
+from tests.executor.conftest import TENANT, executor_settings, make_client, request, world
+from tests.helpers import raw_producer, read_events, read_records, running_stages, wait_until
+
+
+def live_stage(meta_url: str, state: MetaState, jitter: Callable[[BudgetChangeRequested], float] | None = None,
+               settings: ExecutorSettings | None = None) -> Stage:
+    state.clock = wall_clock
+
+    def meta(res: Resources, _: ExecutorSettings) -> MetaGateway:
+        return make_client(meta_url, state, res.clock)  # type: ignore[arg-type]
+
+    return build_stage(settings or executor_settings(commit_interval_seconds=0.05), meta=meta, jitter=jitter)
+
+
+def partition_of(group: str) -> int:
+    return int(DefaultPartitioner()(group_key(TENANT, group), list(range(BUDGET_REQUESTS.partitions)), []))
+
+
+def same_partition_groups() -> tuple[str, str]:
+    first = "slow"
+    for i in range(1000):
+        if partition_of(f"fast{i}") == partition_of(first):
+            return first, f"fast{i}"
+    raise AssertionError("no colliding key found")
+
+
+async def committed(settings: Settings, partition: int) -> int | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                group_id=group_name(settings, GROUP), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await consumer.committed(TopicPartition(topic_name(settings, BUDGET_REQUESTS), partition))
+    finally:
+        await consumer.stop()
+
+
+async def status(pool: asyncpg.Pool[Any], change_id: str) -> str | None:
+    value = await pool.fetchval("SELECT status FROM ad_change_history WHERE change_id = $1", change_id)
+    return str(value) if value is not None else None
+
+
+async def test_requests_are_executed_and_outcomes_published(
+    settings: Settings, db_pool: asyncpg.Pool[Any], meta_url: str, meta_state: MetaState
+) -> None:
+    world(meta_state, {"as1": 10_000, "as2": 20_000})
+    requests = [request("as1", 11_000), request("as2", 21_000)]
+    async with running_stages(settings, [live_stage(meta_url, meta_state)]) as runner:
+        for req in requests:
+            await runner.resources.publisher.publish(req)
+        outcomes = await read_events(settings, BUDGET_OUTCOMES, min_count=2, timeout=20)
+    assert sorted((o.change_id, o.outcome) for o in outcomes if isinstance(o, BudgetChangeSettled)) == \
+        sorted((r.change_id, "completed") for r in requests)
+    assert (meta_state.budget_of("as1"), meta_state.budget_of("as2")) == (11_000, 21_000)
+    assert await committed(settings, partition_of("c1")) == 2
+
+
+async def test_jitter_of_one_campaign_does_not_hold_up_another_in_the_same_partition(
+    settings: Settings, db_pool: asyncpg.Pool[Any], meta_url: str, meta_state: MetaState
+) -> None:
+    slow, fast = same_partition_groups()
+    world(meta_state, {"s1": 10_000}, campaign=slow)
+    world(meta_state, {"f1": 10_000}, campaign=fast)
+    waiting = request("s1", 11_000, campaign=slow)
+    quick = request("f1", 11_000, campaign=fast)
+    stage = live_stage(meta_url, meta_state, jitter=lambda r: 60.0 if r.campaign_id == slow else 0.0)
+    async with running_stages(settings, [stage]) as runner:
+        await runner.resources.publisher.publish(waiting)
+        await runner.resources.publisher.publish(quick)
+        await wait_until(lambda: status(db_pool, quick.change_id), timeout=20)
+        assert await status(db_pool, quick.change_id) == "completed"
+        assert await status(db_pool, waiting.change_id) is None
+        await wait_until(lambda: _committed_is(settings, partition_of(slow), 0), timeout=5)
+    assert meta_state.budget_of("f1") == 11_000 and meta_state.budget_of("s1") == 10_000
+
+
+async def _committed_is(settings: Settings, partition: int, offset: int) -> bool:
+    return await committed(settings, partition) == offset
+
+
+async def test_newer_request_supersedes_an_older_one_still_waiting(
+    settings: Settings, db_pool: asyncpg.Pool[Any], meta_url: str, meta_state: MetaState
+) -> None:
+    world(meta_state, {"as1": 10_000})
+    older, newer = request("as1", 11_000), request("as1", 11_500)
+    stage = live_stage(meta_url, meta_state, jitter=lambda r: 30.0 if r.change_id == older.change_id else 0.0)
+    async with running_stages(settings, [stage]) as runner:
+        await runner.resources.publisher.publish(older)
+        await runner.resources.publisher.publish(newer)
+        await wait_until(lambda: _both_settled(db_pool, older.change_id, newer.change_id), timeout=20)
+    assert await status(db_pool, older.change_id) == "superseded"
+    assert await status(db_pool, newer.change_id) == "completed"
+    assert [c.new_budget_minor for c in meta_state.change_log] == [11_500]
+
+
+async def _both_settled(pool: asyncpg.Pool[Any], *change_ids: str) -> bool:
+    for change_id in change_ids:
+        if await status(pool, change_id) in (None, "executing"):
+            return False
+    return True
+
+
+async def test_intent_left_executing_is_reconciled_when_the_stage_starts(
+    settings: Settings, db_pool: asyncpg.Pool[Any], meta_url: str, meta_state: MetaState
+) -> None:
+    world(meta_state, {"as1": 11_000})  # Meta applied it; the process died before recording that
+    await db_pool.execute(
+        "INSERT INTO ad_change_history (change_id, event_id, tenant_id, group_id, campaign_id, entity_id, "
+        "entity_level, status, currency, requested_budget_minor, target_budget_minor, previous_budget_minor, "
+        "counts_as_change, requested_at, decided_at, applied_at) VALUES ('lost-1', 'req-lost-1', $1, 'c1', 'c1', "
+        "'as1', 'adset', 'executing', 'USD', 11000, 11000, 10000, true, now(), now(), now())", TENANT)
+    async with running_stages(settings, [live_stage(meta_url, meta_state)]):
+        pass
+    assert await status(db_pool, "lost-1") == "completed"
+    outcomes = await read_events(settings, BUDGET_OUTCOMES, min_count=1)
+    assert [(o.change_id, o.outcome) for o in outcomes if isinstance(o, BudgetChangeSettled)] == \
+        [("lost-1", "completed")]
+    assert meta_state.change_log == []
+
+
+async def test_undecodable_request_is_dead_lettered_and_the_next_one_executes(
+    settings: Settings, db_pool: asyncpg.Pool[Any], meta_url: str, meta_state: MetaState
+) -> None:
+    world(meta_state, {"as1": 10_000})
+    good = request("as1", 10_900)
+    async with running_stages(settings, [live_stage(meta_url, meta_state)]) as runner:
+        async with raw_producer(settings) as producer:
+            await producer.send_and_wait(topic_name(settings, BUDGET_REQUESTS), b'{"event_type": "nope"}',
+                                         key=group_key(TENANT, "c1"))
+        await runner.resources.publisher.publish(good)
+        await wait_until(lambda: _both_settled(db_pool, good.change_id), timeout=20)
+        await wait_until(lambda: _committed_is(settings, partition_of("c1"), 2), timeout=5)
+    dead = await read_records(settings, BUDGET_REQUESTS.dlq, min_count=1)
+    assert dead[0].value == b'{"event_type": "nope"}'
