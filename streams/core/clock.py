@@ -61,3 +61,30 @@ class ManualClock:
 
 
 EventClock = ManualClock  # replay: the clock follows the events it is shown via observe()
+
+
+class ScaledClock:
+    """Wall time sped up by ``scale`` from ``origin``: a simulated day can pass in seconds.
+
+    ``roasloop dev`` runs the whole stack on one of these, so guardrails measured in hours
+    (4 changes per ad set per hour, 20% per 6 hours) and attribution windows in days keep their
+    meaning while the market plays a day every few seconds.
+    """
+
+    def __init__(self, scale: float, origin: datetime | None = None) -> None:
+        if scale <= 0:
+            raise ValueError("scale must be positive")
+        import time
+
+        self.scale = scale
+        self._monotonic = time.monotonic
+        self._t0 = time.monotonic()
+        self.origin = origin or datetime.now(UTC)
+        if self.origin.tzinfo is None:
+            raise ValueError("ScaledClock needs an aware origin")
+
+    def now(self) -> datetime:
+        return self.origin + timedelta(seconds=(self._monotonic() - self._t0) * self.scale)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.scale)
