@@ -1,4 +1,4 @@
-"""Which ad set and campaign an ad belongs to, when some stage keeps an ``ad_catalog`` table.
+"""Which ad set and campaign an ad belongs to, from attribution's ``ad_catalog`` table (sql 0002).
 
 Clicks arrive with only the ad id. If a catalog table exists (``tenant_id, ad_id, adset_id,
 campaign_id``) the click carries its hierarchy; otherwise the ids stay None and attribution
