@@ -72,7 +72,7 @@ async def _true_ends(consumer: AIOKafkaConsumer, tps: list[TopicPartition], begi
     deadline = asyncio.get_running_loop().time() + wait_s
     waiting = set(probe)
     while waiting and asyncio.get_running_loop().time() < deadline:
-        await consumer.getmany(*waiting, timeout_ms=200)
+        await consumer.getmany(*waiting, timeout_ms=50)
         waiting = {tp for tp in waiting if consumer.highwater(tp) is None}
     return {tp: max(end[tp], consumer.highwater(tp) or 0) for tp in tps}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -81,7 +83,7 @@ def test_bootstrap_interval_is_deterministic_for_a_seed() -> None:
     assert a.low <= a.value <= a.high or a.n < 5
 
 
-def _synthetic_log(seed: int, n: int = 400) -> tuple[dict[str, np.ndarray], float]:
+def _synthetic_log(seed: int, n: int = 400) -> tuple[dict[str, Any], float]:
     """A 3-armed log under a skewed logging policy; rewards Gaussian around known means."""
     rng = np.random.default_rng(seed)
     means = np.array([1.0, 2.0, 4.0])

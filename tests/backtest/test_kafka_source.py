@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from schemas.envelope import Envelope
 from streams.backtest.export import read_jsonl, write_jsonl
 from streams.backtest.kafka_source import read_range
 from streams.backtest.progress import Progress
@@ -16,8 +17,8 @@ from tests.helpers import raw_producer
 RANGE = TimeRange(at(10), at(20))
 
 
-def _events() -> list:  # type: ignore[type-arg]
-    out = []
+def _events() -> list[Envelope]:
+    out: list[Envelope] = []
     for h in (2, 9, 10, 12, 15, 19, 20, 25):  # 10..19 are inside [10, 20)
         for g in ("g1", "g2", "g3"):
             out.append(spend("a", at(h), 100 * h, group=g))
