@@ -1,0 +1,100 @@
+"""One allocation decision for one group: posterior -> shares -> budgets -> events.
+
+The decision is deterministic for its inputs: ``decision_id`` is derived from the group and the
+clock's "now", the Monte Carlo generator is seeded from it, and every ``change_id`` is the
+decision id plus the entity. A replay at the same moment decides the same, and the executor
+applies a redelivered request at most once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import numpy as np
+
+from schemas.events import AllocationDecided, BudgetChangeRequested, EntityAllocation
+from schemas.money import Money
+from streams.core.killswitch import is_paused
+from streams.sampler.allocation import apply_hysteresis
+from streams.sampler.policies import AllocationRequest, Thompson
+from streams.sampler.settings import SamplerSettings
+from streams.sampler.state import GroupState
+from streams.sampler.store import GroupRow
+
+POLICY = "thompson"
+
+
+def decision_id_for(tenant_id: str, group_id: str, now: datetime) -> str:
+    digest = hashlib.sha256(f"{tenant_id}|{group_id}|{now.isoformat()}".encode()).hexdigest()
+    return f"dec-{digest[:24]}"
+
+
+def seed_of(decision_id: str) -> int:
+    return int(hashlib.sha256(decision_id.encode()).hexdigest()[:8], 16)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: AllocationDecided
+    requests: tuple[BudgetChangeRequested, ...]
+
+
+def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSettings,
+           paused: bool) -> Outcome | None:
+    """The allocation for ``state`` at ``now``; ``None`` when there is nothing to allocate."""
+    ids = tuple(state.active_entities(now.date(), settings.entity_ttl_days))
+    if not ids:
+        return None
+    current = np.array([state.entities[e].daily_budget_minor or 0 for e in ids], dtype=np.int64)
+    total = row.total_budget_minor if row.total_budget_minor is not None else int(current.sum())
+    mins = np.array([max(state.entities[e].min_budget_minor, settings.platform_min_budget_minor) for e in ids],
+                    dtype=np.int64)
+    if total <= 0 or int(mins.sum()) > total:
+        return None
+    decision_id = decision_id_for(state.tenant_id, state.group_id, now)
+    seed = seed_of(decision_id)
+    policy = Thompson(settings.model(), draws=settings.draws, floor_share=settings.floor_share,
+                      cap_share=settings.cap_share)
+    allocation = policy.allocate(AllocationRequest(state, now, ids, mins, total), np.random.default_rng(seed))
+    targets = apply_hysteresis(allocation.budgets, current, settings.hysteresis, settings.min_change_minor)
+    posterior = allocation.posterior
+    assert posterior is not None
+    low, high = posterior.quantile(0.05, seed=seed), posterior.quantile(0.95, seed=seed)
+    mean = posterior.mean
+    shares = allocation.shares / allocation.shares.sum()
+    allocations = [
+        EntityAllocation(entity_id=e, share=float(shares[i]), budget_minor=int(targets[i]),
+                         previous_budget_minor=int(current[i]) if current[i] > 0 else None,
+                         posterior_mean=float(mean[i]), posterior_low=float(low[i]), posterior_high=float(high[i]))
+        for i, e in enumerate(ids)
+    ]
+    changed = [i for i in range(len(ids)) if targets[i] != current[i]]
+    reason = allocation.reason + (f"; {len(changed)} budget change(s)" if changed else "; no change beyond hysteresis")
+    if paused:
+        reason += "; automation paused: no requests"
+    decision = AllocationDecided(
+        event_id=decision_id, tenant_id=state.tenant_id, occurred_at=now, decision_id=decision_id,
+        group_id=state.group_id, campaign_id=row.campaign_id, policy=POLICY, seed=seed,
+        total_budget=Money(amount_minor=total, currency=state.currency), allocations=allocations, paused=paused,
+        reason=reason,
+    )
+    requests = () if paused else tuple(
+        BudgetChangeRequested(
+            event_id=f"{decision_id}:{ids[i]}", tenant_id=state.tenant_id, occurred_at=now,
+            change_id=f"{decision_id}:{ids[i]}", group_id=state.group_id,
+            campaign_id=state.entities[ids[i]].campaign_id, entity_id=ids[i],
+            requested_budget=Money(amount_minor=int(targets[i]), currency=state.currency),
+            previous_budget_minor=int(current[i]), decision_id=decision_id,
+            reason=f"share {shares[i]:.3f} of {total} -> {int(targets[i])}",
+        )
+        for i in changed
+    )
+    return Outcome(decision, requests)
+
+
+async def paused_for(pool: asyncpg.Pool[Any], tenant_id: str, campaign_id: str) -> bool:
+    return await is_paused(pool, tenant_id, campaign_id)

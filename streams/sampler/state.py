@@ -1,0 +1,211 @@
+"""One allocation group's facts, as the sampler keeps them: per entity and day, plus delay lags.
+
+The facts are what the events said, aggregated only as far as the events allow without loss:
+
+- ``spend.v1`` is a per-(entity, day) *snapshot*: a later report replaces the earlier one, so
+  re-polling never double-counts spend;
+- ``revenue.v1`` carries signed *deltas* per deal: they are summed into the cohort of the day of
+  the click that earned them (so a cohort's revenue can be compared with that day's spend), and
+  into the group's lag histogram (click-to-credit delay) that the development curve is fitted on.
+
+The posterior is a pure function of these facts and "now" (forgetting and development both depend
+on age), so the same facts give the same posterior in the live stage, in simulation and in a
+replay. PostgreSQL holds the same rows (``sampler_entity_days``, ``sampler_delay_lags``); this is
+their in-memory form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+
+from streams.sampler.coldstart import PriorConfig, blend
+from streams.sampler.delays import DelayModel
+from streams.sampler.model import Evidence, Posterior, decay_weights, dispersion, update
+from streams.sampler.priors.source import Prior as SourcePrior
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    half_life_days: float = 10.0
+    """Forgetting of deal-rate evidence: creatives fatigue, audiences saturate, rates drift."""
+    value_half_life_days: float = 30.0
+    """Forgetting of value-per-deal evidence. Deal sizes belong to the audience and change slowly,
+    and big deals are rare: forgetting them as fast as rates would throw away the heavy tail."""
+    horizon_days: int = 45
+    delay_prior_mean_days: float = 7.0
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    prior_shape: float = 2.0
+    """Shape of the prior when no credit has been seen anywhere (how diffuse a cold start is)."""
+    entity_ttl_days: int = 3
+    """An entity without a spend report for this long has left the group (paused, deleted)."""
+
+
+@dataclass
+class DayFacts:
+    spend_minor: int = 0
+    clicks: int = 0
+    impressions: int = 0
+    results: int = 0
+    deals: int = 0
+    revenue_minor: int = 0
+    jump_abs: int = 0
+    jump_sq: float = 0.0
+
+
+@dataclass
+class EntityInfo:
+    entity_id: str
+    campaign_id: str
+    min_budget_minor: int = 100
+    daily_budget_minor: int | None = None
+    last_report_day: date | None = None
+
+
+def day_middle(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+def age_days(now: datetime, moment: datetime) -> float:
+    return (now - moment).total_seconds() / DAY
+
+
+@dataclass
+class GroupState:
+    tenant_id: str
+    group_id: str
+    currency: str = "USD"
+    total_budget_minor: int | None = None
+    entities: dict[str, EntityInfo] = field(default_factory=dict)
+    days: dict[str, dict[date, DayFacts]] = field(default_factory=dict)
+    delays: DelayModel = field(default_factory=DelayModel)
+    """Value credited per click-to-credit lag (the value development curve)."""
+    deal_delays: DelayModel = field(default_factory=lambda: DelayModel(prior_mean_days=1.0))
+    """New deals per click-to-first-credit lag (the deal-arrival curve)."""
+
+    # -- facts in ---------------------------------------------------------------------------
+    def entity(self, entity_id: str, campaign_id: str) -> EntityInfo:
+        info = self.entities.get(entity_id)
+        if info is None:
+            info = self.entities[entity_id] = EntityInfo(entity_id, campaign_id)
+        return info
+
+    def cell(self, entity_id: str, day: date) -> DayFacts:
+        return self.days.setdefault(entity_id, {}).setdefault(day, DayFacts())
+
+    def record_spend(self, entity_id: str, campaign_id: str, day: date, spend_minor: int, clicks: int,
+                     impressions: int, results: int, daily_budget_minor: int | None) -> None:
+        """Replace the (entity, day) snapshot."""
+        info = self.entity(entity_id, campaign_id)
+        if info.last_report_day is None or day >= info.last_report_day:
+            info.last_report_day = day
+            if daily_budget_minor is not None:
+                info.daily_budget_minor = daily_budget_minor
+        cell = self.cell(entity_id, day)
+        cell.spend_minor, cell.clicks, cell.impressions, cell.results = spend_minor, clicks, impressions, results
+
+    def record_revenue(self, entity_id: str, campaign_id: str, amount_minor: int, occurred_at: datetime,
+                       click_at: datetime | None, new_deal: bool) -> None:
+        """Add a signed credit to the cohort of its click (or of its own day, when the click is unknown).
+
+        ``new_deal``: this is the deal's first credit (its total was zero before), so it counts as
+        a conversion.
+        """
+        self.entity(entity_id, campaign_id)
+        cohort_at = click_at or occurred_at
+        cell = self.cell(entity_id, cohort_at.astimezone(UTC).date())
+        cell.revenue_minor += amount_minor
+        cell.jump_abs += abs(amount_minor)
+        cell.jump_sq += float(amount_minor) ** 2
+        lag = age_days(occurred_at, cohort_at)
+        self.delays.observe(lag, amount_minor)
+        if new_deal:
+            cell.deals += 1
+            self.deal_delays.observe(lag, 1)
+
+    # -- facts out --------------------------------------------------------------------------
+    def active_entities(self, today: date, ttl_days: int) -> list[str]:
+        return sorted(
+            e for e, info in self.entities.items()
+            if info.last_report_day is not None and (today - info.last_report_day).days <= ttl_days
+        )
+
+    def evidence(self, entity_ids: Sequence[str], now: datetime, config: ModelConfig) -> Evidence:
+        """Forgotten, delay-developed sufficient statistics of ``entity_ids`` as of ``now``."""
+        rows: list[tuple[int, float, DayFacts]] = []
+        for i, e in enumerate(entity_ids):
+            for day, facts in self.days.get(e, {}).items():
+                rows.append((i, age_days(now, day_middle(day)), facts))
+        k = len(entity_ids)
+        if not rows:
+            zero = np.zeros(k)
+            return Evidence(zero, zero, zero, zero, zero, zero, zero, zero, zero)
+        idx = np.array([r[0] for r in rows], dtype=np.int64)
+        age = np.clip(np.array([r[1] for r in rows]), 0.0, None)
+        f = [r[2] for r in rows]
+        weight = decay_weights(age, config.half_life_days)
+        value_weight = decay_weights(age, config.value_half_life_days)
+        cohorts = self.group_cohorts(now)
+        value_dev = self.delays.cdf(age, self.delays.increments(*cohorts))
+        deal_dev = np.maximum(self.deal_delays.cdf(age, self.deal_delays.increments(*cohorts)), 1e-6)
+        # share of a deal's eventual value credited by this age, given the deal exists
+        maturity = np.clip(value_dev / deal_dev, 0.0, 1.0)
+
+        def column(name: str) -> np.ndarray:
+            return np.array([getattr(x, name) for x in f], dtype=np.float64)
+
+        def total(values: np.ndarray, w: np.ndarray = weight) -> np.ndarray:
+            return np.bincount(idx, weights=w * values, minlength=k)
+
+        spend, deals = column("spend_minor"), column("deals")
+        return Evidence(
+            deal_exposure=total(spend * deal_dev),
+            deals=total(deals),
+            value_exposure=total(deals * maturity, value_weight),
+            revenue=total(column("revenue_minor"), value_weight),
+            jump_abs=total(column("jump_abs"), value_weight),
+            jump_sq=total(column("jump_sq"), value_weight),
+            spend=total(spend),
+            clicks=total(column("clicks")),
+            results=total(column("results")),
+        )
+
+    def group_cohorts(self, now: datetime) -> tuple[np.ndarray, np.ndarray]:
+        """Daily spend of the whole group and each day's age (for the development curve)."""
+        by_day: dict[date, int] = {}
+        for cells in self.days.values():
+            for day, facts in cells.items():
+                by_day[day] = by_day.get(day, 0) + facts.spend_minor
+        days = sorted(by_day)
+        spend = np.array([by_day[d] for d in days], dtype=np.float64)
+        ages = np.array([max(age_days(now, day_middle(d)), 0.0) for d in days], dtype=np.float64)
+        return spend, ages
+
+    def posterior(self, entity_ids: Sequence[str], now: datetime, config: ModelConfig,
+                  external: Sequence[SourcePrior | None] | None = None) -> Posterior:
+        evidence = self.evidence(entity_ids, now, config)
+        total = self.total_budget_minor or sum(
+            (self.entities[e].daily_budget_minor or 0) for e in entity_ids
+        )
+        fair = total / max(len(entity_ids), 1)
+        prior = blend(evidence, fair, config.prior, external)
+        scale = dispersion(evidence, max(prior.value_per_deal / config.prior_shape, 1.0))
+        return update(tuple(entity_ids), evidence, prior.rate, scale, prior.value_per_deal,
+                      config.prior.value_pseudo_deals)
+
+    def prune(self, before: date) -> None:
+        """Forget cohorts older than ``before`` (their weight has decayed to nothing)."""
+        for cells in self.days.values():
+            for day in [d for d in cells if d < before]:
+                del cells[day]
+
+
+def retention_cutoff(now: datetime, config: ModelConfig) -> date:
+    longest = max(config.half_life_days, config.value_half_life_days)
+    keep = max(config.horizon_days, int(6 * longest) if np.isfinite(longest) else 3650)
+    return (now - timedelta(days=keep)).date()

@@ -1,0 +1,177 @@
+"""The sampler's PostgreSQL state: facts in, in the event's transaction; a GroupState out.
+
+Every write here runs inside the transaction that claims the event in the inbox, so a redelivered
+event changes nothing and a crash between the write and the offset commit loses nothing. The
+in-memory :class:`~streams.sampler.state.GroupState` is never the source of truth: it is rebuilt
+from these rows whenever a group is touched, so a partition that moves to another instance after
+a rebalance needs no hand-over - the new owner reads the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+import numpy as np
+from asyncpg.pool import PoolConnectionProxy
+
+from schemas.events import RevenueRecognized, SpendReported
+from streams.sampler.delays import DelayModel
+from streams.sampler.model import Posterior
+from streams.sampler.state import DayFacts, EntityInfo, GroupState, ModelConfig, age_days
+
+Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
+
+
+async def touch_group(conn: Conn, tenant_id: str, group_id: str, campaign_id: str, currency: str,
+                      at: datetime) -> int:
+    """Create or refresh the group row; return the events seen since its last decision."""
+    return int(await conn.fetchval(
+        "INSERT INTO sampler_groups (tenant_id, group_id, campaign_id, currency, events_since_decision, last_event_at)"
+        " VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (tenant_id, group_id) DO UPDATE SET"
+        " events_since_decision = sampler_groups.events_since_decision + 1,"
+        " last_event_at = GREATEST(sampler_groups.last_event_at, $5), currency = $4"
+        " RETURNING events_since_decision",
+        tenant_id, group_id, campaign_id, currency, at,
+    ))
+
+
+async def _entity(conn: Conn, tenant_id: str, group_id: str, entity_id: str, campaign_id: str,
+                  min_budget_minor: int) -> None:
+    await conn.execute(
+        "INSERT INTO sampler_entities (tenant_id, group_id, entity_id, campaign_id, min_budget_minor)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        tenant_id, group_id, entity_id, campaign_id, min_budget_minor,
+    )
+
+
+async def apply_spend(conn: Conn, event: SpendReported, min_budget_minor: int) -> None:
+    """A per-(entity, day) snapshot: replaces the day's delivery, never adds to it."""
+    t, g, e = event.tenant_id, event.group_id, event.entity_id
+    await _entity(conn, t, g, e, event.campaign_id, min_budget_minor)
+    await conn.execute(
+        "UPDATE sampler_entities SET last_report_day = $4,"
+        " daily_budget_minor = COALESCE($5, daily_budget_minor)"
+        " WHERE tenant_id = $1 AND group_id = $2 AND entity_id = $3"
+        " AND (last_report_day IS NULL OR last_report_day <= $4)",
+        t, g, e, event.day, event.daily_budget_minor,
+    )
+    results = sum(event.platform_results.values())
+    await conn.execute(
+        "INSERT INTO sampler_entity_days"
+        " (tenant_id, group_id, entity_id, day, spend_minor, clicks, impressions, results)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, group_id, entity_id, day) DO UPDATE SET"
+        " spend_minor = $5, clicks = $6, impressions = $7, results = $8",
+        t, g, e, event.day, event.spend.amount_minor, event.clicks, event.impressions, results,
+    )
+
+
+async def apply_revenue(conn: Conn, event: RevenueRecognized, model: ModelConfig, min_budget_minor: int) -> None:
+    """A signed credit, summed on its click's day; a deal's first credit also counts a deal."""
+    t, g, e = event.tenant_id, event.group_id, event.adset_id
+    amount = event.amount.amount_minor
+    new_deal = amount > 0 and event.credited_total_minor == amount
+    cohort_at = event.click_occurred_at or event.occurred_at
+    await _entity(conn, t, g, e, event.campaign_id, min_budget_minor)
+    await conn.execute(
+        "INSERT INTO sampler_entity_days (tenant_id, group_id, entity_id, day, deals, revenue_minor, jump_abs, jump_sq)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, group_id, entity_id, day) DO UPDATE SET"
+        " deals = sampler_entity_days.deals + $5, revenue_minor = sampler_entity_days.revenue_minor + $6,"
+        " jump_abs = sampler_entity_days.jump_abs + $7, jump_sq = sampler_entity_days.jump_sq + $8",
+        t, g, e, cohort_at.astimezone(UTC).date(), int(new_deal), amount, abs(amount), float(amount) ** 2,
+    )
+    lag = DelayModel(horizon_days=model.horizon_days).bucket(age_days(event.occurred_at, cohort_at))
+    lags = [("value", float(amount))] + ([("deals", 1.0)] if new_deal else [])
+    for kind, value in lags:
+        await conn.execute(
+            "INSERT INTO sampler_delay_lags (tenant_id, group_id, kind, lag_days, amount) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (tenant_id, group_id, kind, lag_days) DO UPDATE SET amount = sampler_delay_lags.amount + $5",
+            t, g, kind, lag, value,
+        )
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    tenant_id: str
+    group_id: str
+    campaign_id: str
+    currency: str
+    total_budget_minor: int | None
+    events_since_decision: int
+    last_decided_at: datetime | None
+
+
+async def group_row(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: str) -> GroupRow | None:
+    row = await conn.fetchrow("SELECT * FROM sampler_groups WHERE tenant_id = $1 AND group_id = $2",
+                              tenant_id, group_id)
+    return None if row is None else _group(row)
+
+
+def _group(row: Any) -> GroupRow:
+    return GroupRow(row["tenant_id"], row["group_id"], row["campaign_id"], row["currency"].strip(),
+                    row["total_budget_minor"], row["events_since_decision"], row["last_decided_at"])
+
+
+async def all_groups(conn: Conn | asyncpg.Pool[Any]) -> list[GroupRow]:
+    return [_group(r) for r in await conn.fetch("SELECT * FROM sampler_groups ORDER BY tenant_id, group_id")]
+
+
+async def load_group(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: str, model: ModelConfig,
+                     since: date | None = None) -> GroupState:
+    """Rebuild a group's in-memory state from its rows."""
+    row = await group_row(conn, tenant_id, group_id)
+    state = GroupState(
+        tenant_id, group_id, currency=row.currency if row else "USD",
+        total_budget_minor=row.total_budget_minor if row else None,
+        delays=DelayModel(model.horizon_days, model.delay_prior_mean_days),
+        deal_delays=DelayModel(model.horizon_days, prior_mean_days=1.0),
+    )
+    for r in await conn.fetch("SELECT * FROM sampler_entities WHERE tenant_id = $1 AND group_id = $2",
+                              tenant_id, group_id):
+        state.entities[r["entity_id"]] = EntityInfo(r["entity_id"], r["campaign_id"], r["min_budget_minor"],
+                                                    r["daily_budget_minor"], r["last_report_day"])
+    for r in await conn.fetch(
+        "SELECT * FROM sampler_entity_days WHERE tenant_id = $1 AND group_id = $2 AND day >= $3",
+        tenant_id, group_id, since or date(1970, 1, 1),
+    ):
+        state.days.setdefault(r["entity_id"], {})[r["day"]] = DayFacts(
+            r["spend_minor"], r["clicks"], r["impressions"], r["results"], r["deals"], r["revenue_minor"],
+            r["jump_abs"], r["jump_sq"],
+        )
+    for r in await conn.fetch("SELECT kind, lag_days, amount FROM sampler_delay_lags WHERE tenant_id = $1"
+                              " AND group_id = $2", tenant_id, group_id):
+        target = state.delays if r["kind"] == "value" else state.deal_delays
+        target.lag_value[min(r["lag_days"], target.horizon_days - 1)] += r["amount"]
+    return state
+
+
+async def save_posterior(conn: Conn, state: GroupState, posterior: Posterior, at: datetime) -> None:
+    """Store every entity's posterior parameters (in the event's transaction)."""
+    if not posterior.entity_ids:
+        return
+    await conn.executemany(
+        "UPDATE sampler_entities SET rate_shape = $4, rate_rate = $5, value_shape = $6, value_rate = $7,"
+        " posterior_mean = $8, posterior_at = $9 WHERE tenant_id = $1 AND group_id = $2 AND entity_id = $3",
+        [
+            (state.tenant_id, state.group_id, e, float(a), float(b), float(c), float(d), float(m), at)
+            for e, a, b, c, d, m in zip(posterior.entity_ids, posterior.rate_shape, posterior.rate_rate,
+                                        posterior.value_shape, posterior.value_rate, np.asarray(posterior.mean),
+                                        strict=True)
+        ],
+    )
+
+
+async def mark_decided(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: str, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE sampler_groups SET events_since_decision = 0, last_decided_at = $3"
+        " WHERE tenant_id = $1 AND group_id = $2", tenant_id, group_id, at,
+    )
+
+
+async def set_total_budget(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: str,
+                           total_minor: int | None) -> None:
+    """Configure a group's total (None: follow the entities' reported daily budgets)."""
+    await conn.execute("UPDATE sampler_groups SET total_budget_minor = $3 WHERE tenant_id = $1 AND group_id = $2",
+                       tenant_id, group_id, total_minor)
