@@ -41,12 +41,12 @@ class ContactProperties:
     """Names of the contact properties that carry each signal (portals name custom ones freely)."""
 
     email: str = "email"
-    click_id: str = "rl_cid"
+    click_id: str = "roasloop_click_id"  # the rl_cid URL parameter, stored by the landing page
     fbclid: str = "fbclid"
-    ip: str = "rl_ip"
-    user_agent: str = "rl_user_agent"
-    device_id: str = "rl_device_id"
-    utm_ad_id: str = "rl_utm_ad_id"
+    ip: str = "roasloop_ip_address"
+    user_agent: str = "roasloop_user_agent"
+    device_id: str = "roasloop_device_id"
+    utm_ad_id: str = "roasloop_utm_ad_id"
 
     @classmethod
     def parse(cls, csv: str) -> ContactProperties:

@@ -21,7 +21,7 @@ class IngestSettings(BaseSettings):
         default=None, description="Tenant for portals missing from hubspot_portals (single-tenant installs)"
     )
     hubspot_contact_properties: str = Field(
-        default="email,rl_cid,fbclid,rl_ip,rl_user_agent,rl_device_id,rl_utm_ad_id",
+        default="email,roasloop_click_id,fbclid,roasloop_ip_address,roasloop_user_agent,roasloop_device_id,roasloop_utm_ad_id",
         description="Contact properties: email, click id, fbclid, ip, user agent, device, utm ad id",
     )
     http_timeout_seconds: float = Field(default=5.0, gt=0)

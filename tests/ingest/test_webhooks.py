@@ -10,12 +10,16 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from schemas import DealStageChanged, decode_as
 from schemas.topics import DEAL_STAGES
+from streams.core.hashing import keyed_hash
 from streams.core.settings import Settings
 from streams.ingest import webhooks
+from streams.ingest.context import Transports
 from streams.ingest.settings import IngestSettings
+from streams.sandbox.hubspot import HubSpotState, create_hubspot_app
 from streams.sandbox.hubspot_webhooks import WebhookSender, deal_stage_event, signed_request
 from tests.helpers import read_records
 from tests.ingest.conftest import SECRET, WEBHOOK_URL, ingress, stop_producer
@@ -193,3 +197,31 @@ async def test_unmapped_portal_uses_the_default_tenant_or_is_skipped(settings: S
     assert skipped.json()["unmapped_portal"] == 1 and mapped.json()["published"] == 1
     [event] = await deal_events(settings, 1)
     assert event.tenant_id == "solo"
+
+
+async def test_stage_changes_carry_the_crm_contacts_hashed_signals(settings: Settings, portal: None) -> None:
+    crm = HubSpotState()
+    crm.upsert_contact("c1", {"email": "Buyer@Example.com", "roasloop_click_id": "cid42",
+                              "roasloop_ip_address": "192.0.2.55"}, datetime(2026, 5, 1, tzinfo=UTC))
+    crm.set_deal_stage("901", "appointmentscheduled", datetime(2026, 5, 1, 9, tzinfo=UTC), contact_id="c1",
+                       amount_minor=990_000)
+    transports = Transports(hubspot=httpx.ASGITransport(app=create_hubspot_app(crm)))
+    async with ingress(settings, IngestSettings(http_backoff_seconds=0.01), transports,
+                       hubspot_access_token=SecretStr(crm.access_token)) as ing:
+        crm.fail_next(429)
+        assert (await post(ing.client, [stage_change()])).status_code == 200
+    [record] = await read_records(settings, DEAL_STAGES, min_count=1)
+    event = decode_as(record.value, DealStageChanged)
+    assert (event.contact.click_id, event.amount.amount_minor if event.amount else None) == ("cid42", 990_000)
+    assert event.contact.email_hash == keyed_hash(settings.hash_key, "buyer@example.com")
+    assert b"Buyer@Example.com".lower() not in record.value.lower() and b"192.0.2.55" not in record.value
+
+
+async def test_a_crm_outage_answers_503_and_publishes_nothing(settings: Settings, portal: None) -> None:
+    crm = HubSpotState()
+    crm.fail_next(502, count=10)
+    transports = Transports(hubspot=httpx.ASGITransport(app=create_hubspot_app(crm)))
+    async with ingress(settings, IngestSettings(http_backoff_seconds=0.01, http_max_attempts=2), transports,
+                       hubspot_access_token=SecretStr(crm.access_token)) as ing:
+        assert (await post(ing.client, [stage_change()])).status_code == 503
+    assert await deal_events(settings) == []
