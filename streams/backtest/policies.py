@@ -6,10 +6,10 @@ with the replayed events, at each logged decision's time - so a replayed ``thomp
 sampler's code, not a re-implementation. ``logged`` is the pseudo-policy that repeats the
 decisions in ``decisions.v1``: the reference every other policy is compared with.
 
-Determinism: the generator for a decision is seeded from ``(seed, decision_id)`` by
-:func:`decision_rng`, where ``seed`` is the policy's ``--seed`` or, by default, the seed the logged
-decision carries. The same seed therefore reproduces the same draws, decision by decision,
-whatever else the replay runs.
+Determinism: by default a decision's generator is ``numpy.random.default_rng(seed)`` with the
+seed the logged decision carries - exactly what the live sampler (``streams.sampler.decide``) seeds
+its Monte Carlo with - so the logged policy replays its own draws. ``NAME@SEED`` instead seeds each
+decision from ``(SEED, decision_id)`` by :func:`decision_rng`, still stable across runs.
 """
 
 from __future__ import annotations
@@ -72,8 +72,9 @@ class Sampler:
                              else DEFAULT_MIN_BUDGET_MINOR for e in ids], dtype=np.int64)
         request = AllocationRequest(state=state, now=logged.occurred_at, entity_ids=ids, min_minor=minimums,
                                     total_minor=logged.total_budget.amount_minor)
-        seed = self.seed if self.seed is not None else (logged.seed or 0)
-        allocation = self.policy.allocate(request, decision_rng(seed, logged.decision_id))
+        rng = (np.random.default_rng(logged.seed or 0) if self.seed is None
+               else decision_rng(self.seed, logged.decision_id))
+        allocation = self.policy.allocate(request, rng)
         order = {e: i for i, e in enumerate(allocation.entity_ids)}
         return Choice(ids, tuple(float(allocation.shares[order[e]]) for e in ids),
                       tuple(int(allocation.budgets[order[e]]) for e in ids))

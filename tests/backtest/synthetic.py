@@ -1,12 +1,13 @@
 """A small live run of the sampler over a synthetic market, producing the topics a backtest replays.
 
 The "live" side here is the sampler's own code - :class:`GroupState` fed with every fact before a
-decision's time, then the policy with :func:`decision_rng` - logged as ``AllocationDecided`` with
-its seed, exactly as ``decisions.v1`` carries it.
+decision's time, then the policy with a generator seeded as ``streams.sampler.decide`` seeds it - logged
+as ``AllocationDecided`` with its seed, exactly as ``decisions.v1`` carries it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -14,10 +15,16 @@ import numpy as np
 from schemas.envelope import Envelope
 from schemas.events import AllocationDecided, EntityAllocation, RevenueRecognized, SpendReported
 from schemas.money import Money
-from streams.backtest.policies import DEFAULT_MIN_BUDGET_MINOR, decision_rng
+from streams.backtest.policies import DEFAULT_MIN_BUDGET_MINOR
 from streams.sampler.policies import AllocationRequest, make_policy
 from streams.sampler.state import GroupState
 from tests.backtest.factories import T0, revenue, spend
+
+
+def seed_of(decision_id: str) -> int:
+    """As ``streams.sampler.decide.seed_of`` (not imported: that module pulls in the database layer)."""
+    return int(hashlib.sha256(decision_id.encode()).hexdigest()[:8], 16)
+
 
 TRUE_ROAS = {"a": 0.5, "b": 1.5, "c": 3.0}
 DEAL_MINOR = 50_000
@@ -66,7 +73,8 @@ def _decide(live: object, state: GroupState, now: datetime, ids: tuple[str, ...]
     request = AllocationRequest(state=state, now=now, entity_ids=ids,
                                 min_minor=np.full(len(ids), DEFAULT_MIN_BUDGET_MINOR, dtype=np.int64),
                                 total_minor=total)
-    allocation = live.allocate(request, decision_rng(seed, decision_id))  # type: ignore[attr-defined]
+    seed = seed_of(f"{seed}:{decision_id}")  # as streams.sampler.decide seeds a live decision
+    allocation = live.allocate(request, np.random.default_rng(seed))  # type: ignore[attr-defined]
     return AllocationDecided(
         event_id=f"dc-{decision_id}", tenant_id="acme", occurred_at=now, decision_id=decision_id,
         group_id=group, campaign_id=group, policy=live.name, seed=seed,  # type: ignore[attr-defined]
