@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
@@ -42,7 +42,7 @@ async def test_forged_or_invalid_tokens_are_refused(verifier: FirebaseVerifier, 
     now = int(time.time())
     if "rogue" not in issuer.keys:
         issuer.add_key("rogue", serve=False)
-    token = {
+    makers: dict[str, Callable[[], str]] = {
         "expired": lambda: issuer.token(exp=now - 5, iat=now - 3600),
         "wrong_issuer": lambda: issuer.token(iss="https://securetoken.google.com/someone-else"),
         "wrong_audience": lambda: issuer.token(aud="someone-else"),
@@ -56,7 +56,8 @@ async def test_forged_or_invalid_tokens_are_refused(verifier: FirebaseVerifier, 
         "missing_auth_time": lambda: issuer.token(auth_time=None),
         "other_key_same_kid": lambda: issuer.token(kid="k1", signing_kid="rogue"),
         "garbage": lambda: "not.a.token",
-    }[forgery]()
+    }
+    token = makers[forgery]()
     with pytest.raises(AuthError):
         await verifier.verify(token)
 

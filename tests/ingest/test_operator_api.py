@@ -69,7 +69,7 @@ async def test_an_editor_request_is_published_for_the_executor_and_audited(
     assert (event.group_id, event.entity_id, event.requested_budget.amount_minor, event.requested_budget.currency) == (
         "c1", "as1", 12_500, "EUR")
     row = await db_pool.fetchrow("SELECT actor, action, target FROM operator_audit")
-    assert dict(row) == {"actor": "alice", "action": "budget_change_requested", "target": "as1"}
+    assert row is not None and dict(row) == {"actor": "alice", "action": "budget_change_requested", "target": "as1"}
 
 
 async def test_a_viewer_may_not_request_changes_and_an_editor_may_not_pause(api: Ingress, issuer: Issuer,
