@@ -94,15 +94,14 @@ class _Merge:
     def empty(self, tp: TopicPartition) -> bool:
         return not self.buffers.get(tp)
 
-    def pop(self) -> ReplayRecord | None:
-        if not self.heap:
-            return None
+    def pop(self) -> tuple[ReplayRecord, TopicPartition]:
+        """The earliest head, and its partition (whose buffer may now be empty)."""
         _, tp = heapq.heappop(self.heap)
         buffer = self.buffers[tp]
         record = buffer.popleft()
         if buffer:
             heapq.heappush(self.heap, (buffer[0].order_key(self.time_field), tp))
-        return record
+        return record, tp
 
 
 async def _reorder(records: AsyncIterator[ReplayRecord], window: int,
@@ -178,8 +177,9 @@ async def _merged(consumer: AIOKafkaConsumer, merge: _Merge, active: set[TopicPa
                   end: dict[TopicPartition, int], time_range: TimeRange, stop_ms: int, tenant: str | None,
                   time_field: TimeField, buffer: int, progress: Progress | None, fetch_timeout_ms: int,
                   settings: Settings) -> AsyncIterator[ReplayRecord]:
+    start_ms, end_ms = time_range.start_ms, time_range.end_ms
+    hungry = set(active)  # active partitions with an empty buffer: the merge must wait for them
     while active or merge.heap:
-        hungry = [tp for tp in active if merge.empty(tp)]
         if hungry:
             batch = await consumer.getmany(*hungry, timeout_ms=fetch_timeout_ms, max_records=buffer)
             scanned = kept = 0
@@ -195,7 +195,7 @@ async def _merged(consumer: AIOKafkaConsumer, merge: _Merge, active: set[TopicPa
                         if message.timestamp >= stop_ms:
                             active.discard(tp)
                             continue
-                        if not time_range.contains_ms(message.timestamp):
+                        if not start_ms <= message.timestamp < end_ms:
                             continue
                     try:
                         event = decode(message.value or b"")
@@ -203,17 +203,19 @@ async def _merged(consumer: AIOKafkaConsumer, merge: _Merge, active: set[TopicPa
                         continue  # poison on the topic: the DLQ saw it live; a replay skips it
                     if tenant is not None and event.tenant_id != tenant:
                         continue
-                    if time_field == "event" and not time_range.contains_ms(to_ms(event.occurred_at)):
+                    if time_field == "event" and not start_ms <= to_ms(event.occurred_at) < end_ms:
                         continue
                     kept += 1
                     merge.push(tp, ReplayRecord(unprefixed(settings, tp.topic), tp.partition, message.offset,
                                                 message.timestamp, event))
-            for tp in hungry:
+            for tp in list(hungry):
                 if tp in active and not batch.get(tp) and await consumer.position(tp) >= end[tp]:
                     active.discard(tp)
+            hungry = {tp for tp in hungry if tp in active and merge.empty(tp)}
             if progress is not None:
                 progress.tick(scanned, kept)
             continue
-        record = merge.pop()
-        if record is not None:
-            yield record
+        record, tp = merge.pop()
+        if tp in active and merge.empty(tp):
+            hungry.add(tp)
+        yield record
