@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from streams.ingest.click_batch import ClickIn
 from streams.ingest.operator_api import BudgetChangeIn, PauseIn
+from streams.revenue.valuation import VALUED_STAGES
 
 
 def _responses(*codes: int) -> dict[str, Any]:
@@ -57,11 +58,12 @@ def schema() -> dict[str, Any]:
             "responses": _responses(202, 400, 401, 403, 503)}},
         "/v1/tenants/{tenant_id}/stage-values": {
             "get": {"summary": "Pipeline-stage values (EDITOR)", "security": bearer, "parameters": _tenant(),
-                    "responses": _responses(200, 401, 403, 503)},
+                    "responses": _responses(200, 401, 403)},
             "put": {"summary": "Set pipeline-stage values (EDITOR)", "security": bearer, "parameters": _tenant(),
                     "requestBody": _body(schema={"type": "object", "properties": {"stage_values": {
-                        "type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}}}),
-                    "responses": _responses(200, 400, 401, 403, 503)}},
+                        "type": "object", "properties": {s: {"type": "integer", "minimum": 0} for s in VALUED_STAGES},
+                        "additionalProperties": False}}}),
+                    "responses": _responses(200, 400, 401, 403)}},
     }
     for scope, extra in (("/v1/tenants/{tenant_id}", ()), ("/v1/tenants/{tenant_id}/campaigns/{campaign_id}",
                                                                ("campaign_id",))):

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeAlias, cast
+from typing import Any, cast
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,13 +25,14 @@ from schemas.envelope import EntityId
 from schemas.events import BudgetChangeRequested, EntityLevel
 from schemas.money import CurrencyCode, Money
 from streams.core import killswitch
+from streams.core.db import Conn
 from streams.core.stage import Resources
-from streams.ingest import context, stage_values_port
+from streams.ingest import context
 from streams.ingest.auth import AuthError, Forbidden, Principal, bearer
 from streams.ingest.http_util import BodyTooLarge, PublishFailed, error, json_response, publish_or_raise, read_body
 from streams.ingest.operator_reads import campaign_history
-
-Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+from streams.revenue import stage_values
+from streams.revenue.valuation import VALUED_STAGES, StageValues
 
 MAX_BODY = 64 * 1024
 Handler = Callable[[Request, Principal], Awaitable[Response]]
@@ -63,6 +63,11 @@ async def audit(conn: Conn, tenant_id: str, actor: str, action: str, target: str
         "INSERT INTO operator_audit (tenant_id, actor, action, target, details) VALUES ($1, $2, $3, $4, $5)",
         tenant_id, actor, action, target, details,
     )
+
+
+def stage_values_body(tenant_id: str, values: StageValues) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "currency": values.currency,
+            "stage_values": {stage: values.of(stage) for stage in VALUED_STAGES}}
 
 
 def guarded(res: Resources, role: str, route: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -131,11 +136,8 @@ def operator_routes(res: Resources) -> list[Route]:
     async def get_values(request: Request, _: Principal) -> Response:
         tenant = request.path_params["tenant_id"]
         async with res.pool.acquire() as conn:
-            try:
-                values = await stage_values_port.get_values(conn, tenant)
-            except stage_values_port.Unavailable as exc:
-                return error(values_route, 503, str(exc))
-        return json_response(values_route, 200, {"tenant_id": tenant, "stage_values": values})
+            values = await stage_values.get_stage_values(conn, tenant, res.settings.default_currency)
+        return json_response(values_route, 200, stage_values_body(tenant, values))
 
     async def put_values(request: Request, who: Principal) -> Response:
         tenant = request.path_params["tenant_id"]
@@ -144,21 +146,15 @@ def operator_routes(res: Resources) -> list[Route]:
         except (ValueError, BodyTooLarge):
             return error(values_route, 400, "body must be a JSON object")
         values = payload.get("stage_values") if isinstance(payload, dict) else None
-        if not isinstance(values, dict) or not all(
-            isinstance(k, str) and k and isinstance(v, int) and not isinstance(v, bool) and v >= 0
-            for k, v in values.items()
-        ):
-            return error(values_route, 400, '{"stage_values": {"<stage_id>": <minor units >= 0>, ...}} expected')
-        async with res.pool.acquire() as conn, conn.transaction():
-            try:
-                await stage_values_port.set_values(conn, tenant, values)
-            except stage_values_port.Unavailable as exc:
-                return error(values_route, 503, str(exc))
+        if not isinstance(values, dict) or not values:
+            return error(values_route, 400, '{"stage_values": {"lead": <minor units>, ...}} expected')
+        async with res.pool.acquire() as conn:
+            try:  # the revenue module validates, writes and audits (with the actor) in one transaction
+                updated = await stage_values.set_stage_values(conn, tenant, values, actor=who.sub,
+                                                              default_currency=res.settings.default_currency)
             except ValueError as exc:
                 return error(values_route, 400, str(exc))
-            await audit(conn, tenant, who.sub, "stage_values_set", "", {"stage_values": values})
-            current = await stage_values_port.get_values(conn, tenant)
-        return json_response(values_route, 200, {"tenant_id": tenant, "stage_values": current})
+        return json_response(values_route, 200, stage_values_body(tenant, updated))
 
     def pause_switch(paused: bool, route: str) -> Handler:
         async def handle(request: Request, who: Principal) -> Response:

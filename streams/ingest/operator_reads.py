@@ -7,12 +7,11 @@ sampler's) and may not exist in a deployment yet, so each source is looked up wi
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+from streams.core.db import Conn
 
 CHANGES_TABLE = "ad_change_history"
 DECISION_TABLES = ("allocation_decisions", "sampler_decisions", "decisions")

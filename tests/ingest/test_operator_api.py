@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -129,44 +127,23 @@ async def test_a_viewer_reads_recent_budget_changes_of_a_campaign(api: Ingress, 
     assert "decisions" in body["unavailable"]
 
 
-async def test_stage_values_are_503_until_the_revenue_stage_is_installed(api: Ingress, issuer: Issuer) -> None:
-    if "streams.revenue.stage_values" in sys.modules or _revenue_installed():
-        pytest.skip("the revenue stage is installed")
-    response = await api.client.get("/v1/tenants/acme/stage-values", headers=auth(issuer, "EDITOR"))
-    assert response.status_code == 503
-
-
-def _revenue_installed() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("streams.revenue.stage_values") is not None
-    except ModuleNotFoundError:
-        return False
-
-
-async def test_an_editor_edits_stage_values_through_the_revenue_module_and_is_audited(
-        api: Ingress, issuer: Issuer, db_pool: asyncpg.Pool[Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    store: dict[str, dict[str, int]] = {}
-
-    async def get_stage_values(_: Any, tenant_id: str) -> dict[str, int]:
-        return store.get(tenant_id, {"lead": 500})
-
-    async def set_stage_values(_: Any, tenant_id: str, values: dict[str, int]) -> None:
-        store[tenant_id] = values
-
-    fake = types.ModuleType("streams.revenue.stage_values")
-    fake.get_stage_values = get_stage_values  # type: ignore[attr-defined]
-    fake.set_stage_values = set_stage_values  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "streams.revenue.stage_values", fake)
+async def test_an_editor_reads_and_edits_stage_values_and_the_edit_is_audited(
+        api: Ingress, issuer: Issuer, db_pool: asyncpg.Pool[Any]) -> None:
     editor = auth(issuer, "EDITOR", sub="bob")
-    assert (await api.client.get("/v1/tenants/acme/stage-values", headers=editor)).json()["stage_values"] == {
-        "lead": 500}
-    put = await api.client.put("/v1/tenants/acme/stage-values", json={"stage_values": {"lead": 700}}, headers=editor)
-    assert put.status_code == 200 and put.json()["stage_values"] == {"lead": 700}
-    bad = await api.client.put("/v1/tenants/acme/stage-values", json={"stage_values": {"lead": -1}}, headers=editor)
-    assert bad.status_code == 400
-    assert await db_pool.fetchval("SELECT actor FROM operator_audit WHERE action = 'stage_values_set'") == "bob"
+    before = (await api.client.get("/v1/tenants/acme/stage-values", headers=editor)).json()
+    assert before["currency"] == "USD" and before["stage_values"]["lead"] == 50_000  # 500 USD default
+    put = await api.client.put("/v1/tenants/acme/stage-values", json={"stage_values": {"lead": 70_000}},
+                               headers=editor)
+    assert put.status_code == 200 and put.json()["stage_values"]["lead"] == 70_000
+    after = (await api.client.get("/v1/tenants/acme/stage-values", headers=editor)).json()
+    assert after["stage_values"] == put.json()["stage_values"]
+    bad_bodies: list[Any] = [{"stage_values": {"lead": -1}}, {"stage_values": {"nonsense": 1}}, {"stage_values": {}}, [1]]
+    for bad in bad_bodies:
+        assert (await api.client.put("/v1/tenants/acme/stage-values", json=bad, headers=editor)).status_code == 400
+    viewer = await api.client.put("/v1/tenants/acme/stage-values", json={"stage_values": {"lead": 1}},
+                                  headers=auth(issuer, "VIEWER"))
+    assert viewer.status_code == 403
+    assert [r["actor"] for r in await db_pool.fetch("SELECT actor FROM operator_audit")] == ["bob"]
 
 
 async def test_openapi_describes_every_route(api: Ingress) -> None:
