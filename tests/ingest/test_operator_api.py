@@ -137,7 +137,7 @@ async def test_an_editor_reads_and_edits_stage_values_and_the_edit_is_audited(
     assert put.status_code == 200 and put.json()["stage_values"]["lead"] == 70_000
     after = (await api.client.get("/v1/tenants/acme/stage-values", headers=editor)).json()
     assert after["stage_values"] == put.json()["stage_values"]
-    bad_bodies: list[Any] = [{"stage_values": {"lead": -1}}, {"stage_values": {"nonsense": 1}}, {"stage_values": {}}, [1]]
+    bad_bodies: list[Any] = [{"stage_values": {"lead": -1}}, {"stage_values": {"nope": 1}}, {"stage_values": {}}, [1]]
     for bad in bad_bodies:
         assert (await api.client.put("/v1/tenants/acme/stage-values", json=bad, headers=editor)).status_code == 400
     viewer = await api.client.put("/v1/tenants/acme/stage-values", json={"stage_values": {"lead": 1}},
