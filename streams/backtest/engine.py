@@ -119,7 +119,7 @@ class Replay:
         state.total_budget_minor = event.total_budget.amount_minor
         now = self.clock.now()
         ids = tuple(a.entity_id for a in event.allocations)
-        self.logged.append(LoggedDecision(event, tuple(self.ledger.roas_as_of(key, e, now) for e in ids)))
+        self.logged.append(LoggedDecision(event, tuple(self.ledger.roas_so_far(key, e) for e in ids)))
         initial = {a.entity_id: a.previous_budget_minor for a in event.allocations}
         for policy, run in zip(self.policies, self.runs, strict=True):
             choice = policy.choose(event, state)
