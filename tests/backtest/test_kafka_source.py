@@ -75,3 +75,31 @@ async def test_export_round_trips_and_reports_progress(settings: Settings, tmp_p
     assert back == await _collect(settings)
     assert "records read" in stderr.getvalue() and "done" in stderr.getvalue()
     assert [r.event.tenant_id for r in read_jsonl(path, tenant="other")] == ["other"]
+
+
+async def test_records_published_after_the_replay_started_are_not_read(settings: Settings) -> None:
+    async with raw_producer(settings) as producer:
+        await publish(producer, settings, _events())
+        source = read_range(settings, RANGE, buffer=1)
+        first = await anext(source)
+        await publish(producer, settings, [spend("late", at(11), 5, group=g) for g in ("g1", "g2", "g3")])
+        rest = [r async for r in source]
+    entities = {getattr(r.event, "entity_id", None) for r in [first, *rest]}
+    assert "late" not in entities
+    assert len(rest) + 1 == 29
+
+
+async def test_a_replay_leaves_no_consumer_group_behind(settings: Settings) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async with raw_producer(settings) as producer:
+        await publish(producer, settings, _events())
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        before = {g[0] for g in await admin.list_consumer_groups()}
+        assert len(await _collect(settings)) == 29
+        after = {g[0] for g in await admin.list_consumer_groups()}
+    finally:
+        await admin.close()
+    assert after == before
