@@ -39,6 +39,8 @@ class IngestContext:
     http: httpx.AsyncClient
     hubspot: HubSpotClient | None = None
     verifier: FirebaseVerifier | None = None
+    portal_tenants: dict[int, tuple[str, float]] = field(default_factory=dict)
+    """HubSpot portal -> (tenant, monotonic time looked up), see ``webhooks.tenants_by_portal``."""
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     poller: Any = None
     """The running :class:`~streams.ingest.insights_poller.InsightsPoller`, if accounts are configured."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter as Tally
 from typing import Any
 
@@ -54,11 +55,24 @@ def signed_request(request: Request, body: bytes, public_base_url: str | None) -
     )
 
 
-async def tenants_by_portal(res: Resources, portals: set[int], default: str | None) -> dict[int, str]:
-    rows = await res.pool.fetch(
-        "SELECT portal_id, tenant_id FROM hubspot_portals WHERE portal_id = ANY($1::bigint[])", list(portals)
-    )
-    found = {int(r["portal_id"]): str(r["tenant_id"]) for r in rows}
+PORTAL_CACHE_S = 30.0
+
+
+async def tenants_by_portal(ctx: context.IngestContext, portals: set[int]) -> dict[int, str]:
+    """Tenant per portal. Known mappings are cached briefly (one query less per delivery); an
+    unmapped portal is never cached, so a mapping added for it applies to the very next delivery."""
+    now = time.monotonic()
+    cache = ctx.portal_tenants
+    found = {p: cache[p][0] for p in portals if p in cache and now - cache[p][1] < PORTAL_CACHE_S}
+    missing = [p for p in portals if p not in found]
+    if missing:
+        rows = await ctx.res.pool.fetch(
+            "SELECT portal_id, tenant_id FROM hubspot_portals WHERE portal_id = ANY($1::bigint[])", missing
+        )
+        for row in rows:
+            found[int(row["portal_id"])] = str(row["tenant_id"])
+            cache[int(row["portal_id"])] = (str(row["tenant_id"]), now)
+    default = ctx.config.hubspot_default_tenant
     return {p: found.get(p) or default for p in portals if found.get(p) or default}  # type: ignore[misc]
 
 
@@ -68,10 +82,18 @@ async def already_delivered(res: Resources, keys: list[str]) -> set[str]:
 
 
 async def record_delivered(res: Resources, rows: list[tuple[str, str, str]]) -> None:
-    await res.pool.executemany(
-        "INSERT INTO hubspot_deliveries (delivery_key, tenant_id, event_id) VALUES ($1, $2, $3) "
-        "ON CONFLICT DO NOTHING", rows,
-    )
+    """Remember published deliveries. Without waiting for the WAL flush: losing the last keys in a
+    database crash only lets a retry publish a duplicate with the same event_id, which downstream
+    inboxes drop - the fsync would cost every delivery for a case already handled."""
+    if not rows:
+        return
+    async with res.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL synchronous_commit TO off")
+        await conn.execute(
+            "INSERT INTO hubspot_deliveries (delivery_key, tenant_id, event_id) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
+            [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+        )
 
 
 async def enrich(ctx: context.IngestContext, deal_ids: set[str]) -> dict[str, DealDetails]:
@@ -133,7 +155,7 @@ async def _handle_batch(ctx: context.IngestContext, payload: list[Any]) -> Respo
             NOTIFICATIONS.labels(subscription_type=note.subscription_type[:40], outcome="ignored").inc()
         else:
             notes.append(note)
-    tenants = await tenants_by_portal(res, {n.portal_id for n in notes}, ctx.config.hubspot_default_tenant)
+    tenants = await tenants_by_portal(ctx, {n.portal_id for n in notes}) if notes else {}
     for tenant in sorted(set(tenants.values())):
         if (wait := ctx.limiter.acquire(f"hubspot:{tenant}")) is not None:
             return error(ROUTE, 429, "rate limit", {"Retry-After": retry_after_header(wait)})
