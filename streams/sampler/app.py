@@ -111,10 +111,14 @@ def due(last_decided_at: Any, now: Any, seconds: float) -> bool:
 
 
 async def scheduler(res: Resources, rt: SamplerRuntime) -> None:
-    """Decide every owned group at least every ``schedule_seconds`` (checked once a minute, or faster)."""
+    """Decide every owned group at least every ``schedule_seconds`` (checked once a minute, or faster).
+
+    The heartbeat is wall time (a replay clock's ``sleep`` returns at once and would spin); whether a
+    group is due is judged on the stage's clock, so a replay decides on event time.
+    """
     tick = min(60.0, rt.settings.schedule_seconds / 4)
     while True:
-        await res.clock.sleep(tick)
+        await asyncio.sleep(tick)
         for tenant_id, group_id in sorted(rt.owned):
             row = await store.group_row(res.pool, tenant_id, group_id)
             if row is not None and due(row.last_decided_at, res.clock.now(), rt.settings.schedule_seconds):

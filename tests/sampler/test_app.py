@@ -1,0 +1,100 @@
+"""The sampler stage on the real broker and PostgreSQL: evidence in, decisions and requests out."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+
+from schemas.events import AllocationDecided, BudgetChangeRequested, RevenueRecognized, SpendReported
+from schemas.money import Money, SignedMoney
+from schemas.topics import BUDGET_REQUESTS, DECISIONS
+from streams.core.clock import ManualClock
+from streams.core.killswitch import pause
+from streams.core.settings import Settings
+from streams.sampler.app import make_stage, partition_of
+from streams.sampler.settings import SamplerSettings
+from tests.helpers import read_events, running_stages, wait_until
+
+DAY = date(2026, 5, 1)
+NOW = datetime(2026, 5, 2, 6, tzinfo=UTC)
+FAST = SamplerSettings(significant_events=6, debounce_seconds=0, schedule_seconds=3600, draws=1000)
+
+
+def spend(entity: str, amount: int = 10_000, tenant: str = "acme", n: int = 0) -> SpendReported:
+    return SpendReported(event_id=f"sp-{entity}-{n}", tenant_id=tenant, occurred_at=NOW, group_id="g1",
+                         campaign_id="g1", entity_id=entity, day=DAY, spend=Money(amount_minor=amount, currency="USD"),
+                         impressions=5_000, clicks=50, daily_budget_minor=10_000)
+
+
+def revenue(entity: str, amount: int, n: int, tenant: str = "acme") -> RevenueRecognized:
+    return RevenueRecognized(
+        event_id=f"rv-{entity}-{n}", tenant_id=tenant, occurred_at=NOW, deal_id=f"d{n}", group_id="g1",
+        campaign_id="g1", adset_id=entity, ad_id=f"{entity}-ad", kind="synthetic",
+        amount=SignedMoney(amount_minor=amount, currency="USD"), credited_total_minor=amount,
+        stage_id="appointmentscheduled", confidence=1.0, conversion_event_id=f"cv{n}",
+        click_occurred_at=datetime(2026, 5, 1, 10, tzinfo=UTC),
+    )
+
+
+async def evidence(runner: Any, tenant: str = "acme") -> None:
+    publisher = runner.resources.publisher
+    for e in ("a", "b", "c"):
+        await publisher.publish(spend(e, tenant=tenant))
+    for n in range(3):
+        await publisher.publish(revenue("c", 50_000, n, tenant=tenant))
+
+
+async def test_spend_and_revenue_in_decision_and_requests_out(settings: Settings, db_pool: asyncpg.Pool[Any]) -> None:
+    async with running_stages(settings, [make_stage(FAST)], clock=ManualClock(NOW)) as runner:
+        await evidence(runner)
+        decisions = await read_events(settings, DECISIONS, min_count=1, timeout=30)
+    decision = decisions[0]
+    assert isinstance(decision, AllocationDecided)
+    assert decision.policy == "thompson" and not decision.paused
+    assert {a.entity_id for a in decision.allocations} == {"a", "b", "c"}
+    assert decision.total_budget.amount_minor == 30_000  # the reported daily budgets
+    best = max(decision.allocations, key=lambda a: a.share)
+    assert best.entity_id == "c" and best.budget_minor > 10_000
+    requests = [r for r in await read_events(settings, BUDGET_REQUESTS, min_count=1) if isinstance(r, BudgetChangeRequested)]
+    assert {r.change_id for r in requests} == {f"{decision.decision_id}:{r.entity_id}" for r in requests}
+    assert all(r.decision_id == decision.decision_id for r in requests)
+    assert any(r.entity_id == "c" and r.requested_budget.amount_minor > 10_000 for r in requests)
+    row = await db_pool.fetchrow("SELECT * FROM sampler_entities WHERE entity_id = 'c'")
+    assert row["posterior_mean"] is not None and row["rate_shape"] > 0
+
+
+async def test_paused_tenant_gets_a_logged_decision_and_no_requests(settings: Settings,
+                                                                     db_pool: asyncpg.Pool[Any]) -> None:
+    await pause(db_pool, "acme", None, actor="ops", reason="test")
+    async with running_stages(settings, [make_stage(FAST)], clock=ManualClock(NOW)) as runner:
+        await evidence(runner)
+        decisions = await read_events(settings, DECISIONS, min_count=1, timeout=30)
+        assert isinstance(decisions[0], AllocationDecided) and decisions[0].paused
+        assert "paused" in decisions[0].reason
+    assert await read_events(settings, BUDGET_REQUESTS, timeout=1) == []
+    assert await db_pool.fetchval("SELECT paused FROM sampler_decisions") is True
+
+
+async def test_redelivered_events_change_nothing(settings: Settings, db_pool: asyncpg.Pool[Any]) -> None:
+    quiet = SamplerSettings(significant_events=1000, schedule_seconds=3600)
+    async with running_stages(settings, [make_stage(quiet)], clock=ManualClock(NOW)) as runner:
+        publisher = runner.resources.publisher
+        for _ in range(2):
+            await publisher.publish(spend("a"))
+            await publisher.publish(revenue("a", 50_000, 1))
+        await wait_until(lambda: db_pool.fetchval("SELECT count(*) = 2 FROM inbox WHERE consumer = 'sampler'"))
+        # a later snapshot for the same day replaces, never adds
+        await publisher.publish(spend("a", amount=7_000, n=1))
+        await wait_until(lambda: db_pool.fetchval("SELECT spend_minor = 7000 FROM sampler_entity_days"
+                                                  " WHERE entity_id = 'a' AND day = $1", DAY))
+    row = await db_pool.fetchrow("SELECT * FROM sampler_entity_days WHERE entity_id = 'a' AND day = $1", DAY)
+    assert row["revenue_minor"] == 50_000 and row["deals"] == 1
+    assert await db_pool.fetchval("SELECT events_since_decision FROM sampler_groups") == 3
+
+
+def test_partition_of_matches_the_catalog_key() -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    assert partition_of("acme", "g1") == DefaultPartitioner()(b"acme:g1", list(range(12)), list(range(12)))
