@@ -21,8 +21,10 @@ from typing import Protocol
 import numpy as np
 
 from schemas.events import AllocationDecided
-from streams.sampler.policies import POLICY_NAMES, AllocationRequest, make_policy
+from streams.sampler.allocation import apply_hysteresis
+from streams.sampler.policies import POLICY_NAMES, AllocationRequest, Thompson, make_policy
 from streams.sampler.policies import Policy as SamplerPolicy
+from streams.sampler.settings import SamplerSettings, load_sampler_settings
 from streams.sampler.state import GroupState
 
 LOGGED = "logged"
@@ -59,25 +61,37 @@ class Logged:
 
 
 class Sampler:
-    """Adapter: a sampler policy asked exactly what the live sampler would have been asked."""
+    """Adapter: a sampler policy asked exactly what ``streams.sampler.decide`` asks it live.
 
-    def __init__(self, policy: SamplerPolicy, seed: int | None = None) -> None:
+    Same entities (the logged decision's, in its order), same minimums (the entity's or the
+    platform's, whichever is higher), same total, and the same hysteresis against the daily budgets
+    the spend reports said were in force - so replaying ``thompson`` with the logged seed yields the
+    logged shares and budgets bit for bit.
+    """
+
+    def __init__(self, policy: SamplerPolicy, seed: int | None = None,
+                 settings: SamplerSettings | None = None) -> None:
         self.policy = policy
         self.seed = seed
+        self.settings = settings or load_sampler_settings()
         self.name = policy.name if seed is None else f"{policy.name}@{seed}"
 
     def choose(self, logged: AllocationDecided, state: GroupState) -> Choice:
+        s = self.settings
         ids = tuple(a.entity_id for a in logged.allocations)
-        minimums = np.array([state.entities[e].min_budget_minor if e in state.entities
-                             else DEFAULT_MIN_BUDGET_MINOR for e in ids], dtype=np.int64)
+        known = [state.entities.get(e) for e in ids]
+        minimums = np.array([max(info.min_budget_minor if info else DEFAULT_MIN_BUDGET_MINOR,
+                                 s.platform_min_budget_minor) for info in known], dtype=np.int64)
+        current = np.array([(info.daily_budget_minor or 0) if info else 0 for info in known], dtype=np.int64)
         request = AllocationRequest(state=state, now=logged.occurred_at, entity_ids=ids, min_minor=minimums,
                                     total_minor=logged.total_budget.amount_minor)
         rng = (np.random.default_rng(logged.seed or 0) if self.seed is None
                else decision_rng(self.seed, logged.decision_id))
         allocation = self.policy.allocate(request, rng)
-        order = {e: i for i, e in enumerate(allocation.entity_ids)}
-        return Choice(ids, tuple(float(allocation.shares[order[e]]) for e in ids),
-                      tuple(int(allocation.budgets[order[e]]) for e in ids))
+        order = [list(allocation.entity_ids).index(e) for e in ids]
+        shares = allocation.shares[order] / allocation.shares.sum()
+        targets = apply_hysteresis(allocation.budgets[order], current, s.hysteresis, s.min_change_minor)
+        return Choice(ids, tuple(float(x) for x in shares), tuple(int(x) for x in targets))
 
 
 def policy_by_name(spec: str) -> ReplayPolicy:
@@ -88,4 +102,11 @@ def policy_by_name(spec: str) -> ReplayPolicy:
     if name not in POLICY_NAMES or name == "oracle":
         known = ", ".join([LOGGED, *(n for n in POLICY_NAMES if n != "oracle")])
         raise ValueError(f"unknown policy {name!r}; a replay can run: {known}")
-    return Sampler(make_policy(name), int(seed) if seed else None)
+    settings = load_sampler_settings()
+    policy: SamplerPolicy
+    if name == "thompson":  # configured exactly as the live stage configures it
+        policy = Thompson(settings.model(), draws=settings.draws, floor_share=settings.floor_share,
+                          cap_share=settings.cap_share)
+    else:
+        policy = make_policy(name, settings.model())
+    return Sampler(policy, int(seed) if seed else None, settings)
