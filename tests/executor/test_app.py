@@ -19,6 +19,7 @@ from streams.executor.executor import MetaGateway
 from streams.executor.settings import ExecutorSettings
 from streams.sandbox.meta_state import MetaState, wall_clock
 from tests.executor.conftest import TENANT, executor_settings, make_client, request, world
+from tests.executor.test_properties import assert_guardrails_held
 from tests.helpers import raw_producer, read_events, read_records, running_stages, wait_until
 
 
@@ -49,7 +50,8 @@ async def committed(settings: Settings, partition: int) -> int | None:
                                 group_id=group_name(settings, GROUP), enable_auto_commit=False)
     await consumer.start()
     try:
-        return await consumer.committed(TopicPartition(topic_name(settings, BUDGET_REQUESTS), partition))
+        offset = await consumer.committed(TopicPartition(topic_name(settings, BUDGET_REQUESTS), partition))
+        return int(offset) if offset is not None else None
     finally:
         await consumer.stop()
 
@@ -86,7 +88,7 @@ async def test_jitter_of_one_campaign_does_not_hold_up_another_in_the_same_parti
     async with running_stages(settings, [stage]) as runner:
         await runner.resources.publisher.publish(waiting)
         await runner.resources.publisher.publish(quick)
-        await wait_until(lambda: status(db_pool, quick.change_id), timeout=20)
+        await wait_until(lambda: _both_settled(db_pool, quick.change_id), timeout=20)
         assert await status(db_pool, quick.change_id) == "completed"
         assert await status(db_pool, waiting.change_id) is None
         await wait_until(lambda: _committed_is(settings, partition_of(slow), 0), timeout=5)
@@ -151,3 +153,24 @@ async def test_undecodable_request_is_dead_lettered_and_the_next_one_executes(
         await wait_until(lambda: _committed_is(settings, partition_of("c1"), 2), timeout=5)
     dead = await read_records(settings, BUDGET_REQUESTS.dlq, min_count=1)
     assert dead[0].value == b'{"event_type": "nope"}'
+
+
+async def test_a_burst_with_duplicates_through_kafka_keeps_every_limit_and_applies_each_change_once(
+    settings: Settings, db_pool: asyncpg.Pool[Any], meta_url: str, meta_state: MetaState
+) -> None:
+    world(meta_state, {"as1": 10_000, "as2": 10_000})
+    burst = [request(entity, budget) for budget in (10_600, 11_200, 9_400, 12_500, 8_000, 11_900)
+             for entity in ("as1", "as2")]
+    async with running_stages(settings, [live_stage(meta_url, meta_state)]) as runner:
+        for req in burst:
+            await runner.resources.publisher.publish(req)
+            await runner.resources.publisher.publish(req.model_copy(update={"event_id": req.event_id + "-again"}))
+        await wait_until(lambda: _both_settled(db_pool, *[r.change_id for r in burst]), timeout=30)
+    assert meta_state.refused == []
+    assert_guardrails_held(meta_state.change_log)
+    rows = await db_pool.fetch("SELECT entity_id, applied_budget_minor FROM ad_change_history "
+                               "WHERE counts_as_change AND status IN ('completed', 'clamped') ORDER BY applied_at")
+    assert [(r["entity_id"], r["applied_budget_minor"]) for r in rows] == \
+        [(c.entity_id, c.new_budget_minor) for c in meta_state.change_log]
+    outcomes = await read_events(settings, BUDGET_OUTCOMES, min_count=len(burst))
+    assert {o.change_id for o in outcomes if isinstance(o, BudgetChangeSettled)} == {r.change_id for r in burst}

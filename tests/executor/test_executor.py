@@ -151,7 +151,7 @@ async def test_dry_run_records_what_it_would_do_and_obeys_the_guardrails(
     first = await dry.execute(request("as1", 12_500, previous=10_000))
     assert (first.outcome, first.applied_budget_minor, first.previous_budget_minor) == ("dry_run", 12_000, 10_000)
     row = await db_pool.fetchrow("SELECT daily_budget_minor, source FROM entity_budgets WHERE entity_id = 'as1'")
-    assert (row["daily_budget_minor"], row["source"]) == (12_000, "dry_run")
+    assert row is not None and (row["daily_budget_minor"], row["source"]) == (12_000, "dry_run")
     assert (await dry.execute(request("as1", 12_100))).outcome == "blocked"  # allowance used up
     assert [e.outcome for e in published] == ["dry_run", "blocked"]
     assert meta_state.requests == []
@@ -213,10 +213,10 @@ async def test_every_outcome_row_keeps_its_guardrail_results_and_timing(
     req = request("as1", 10_800)
     await live_executor.execute(req)
     row = await db_pool.fetchrow("SELECT * FROM ad_change_history WHERE change_id = $1", req.change_id)
-    assert row["status"] == "completed" and row["attempts"] == 1
+    assert row is not None and row["status"] == "completed" and row["attempts"] == 1
     assert {g["name"] for g in row["guardrails"]} >= {"kill_switch", "entity_hourly_changes", "cumulative_change"}
     assert row["requested_at"] <= row["decided_at"] <= row["applied_at"] <= row["settled_at"]
     activity = await db_pool.fetchrow("SELECT * FROM executor_campaign_activity WHERE campaign_id = 'c1'")
-    assert (activity["requests"], activity["changes"], activity["completed"]) == (1, 1, 1)
+    assert activity is not None and (activity["requests"], activity["changes"], activity["completed"]) == (1, 1, 1)
     budget = await db_pool.fetchrow("SELECT daily_budget_minor, source FROM entity_budgets WHERE entity_id = 'as1'")
-    assert (budget["daily_budget_minor"], budget["source"]) == (10_800, "meta")
+    assert budget is not None and (budget["daily_budget_minor"], budget["source"]) == (10_800, "meta")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
+from schemas.events import GuardrailResult
 from streams.executor.guardrails import Limits, PastChange, Proposal, dither, evaluate, window_start_budget
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
@@ -22,8 +23,8 @@ def proposal(target: int, current: int | None = 10_000, entity: str = "as1") -> 
     return Proposal(entity, "c1", "USD", target, current, "USD" if current is not None else None)
 
 
-def check(decision_checks: object, name: str) -> bool:
-    return next(c.passed for c in decision_checks if c.name == name)  # type: ignore[attr-defined]
+def check(decision_checks: tuple[GuardrailResult, ...], name: str) -> bool:
+    return next(c.passed for c in decision_checks if c.name == name)
 
 
 def test_fifth_change_within_an_hour_is_blocked_and_allowed_once_the_first_is_an_hour_old() -> None:
