@@ -57,7 +57,8 @@ async def test_spend_and_revenue_in_decision_and_requests_out(settings: Settings
     assert decision.total_budget.amount_minor == 30_000  # the reported daily budgets
     best = max(decision.allocations, key=lambda a: a.share)
     assert best.entity_id == "c" and best.budget_minor > 10_000
-    requests = [r for r in await read_events(settings, BUDGET_REQUESTS, min_count=1) if isinstance(r, BudgetChangeRequested)]
+    out = await read_events(settings, BUDGET_REQUESTS, min_count=1)
+    requests = [r for r in out if isinstance(r, BudgetChangeRequested)]
     assert {r.change_id for r in requests} == {f"{decision.decision_id}:{r.entity_id}" for r in requests}
     assert all(r.decision_id == decision.decision_id for r in requests)
     assert any(r.entity_id == "c" and r.requested_budget.amount_minor > 10_000 for r in requests)
