@@ -3,8 +3,11 @@
 The sampler's :class:`~streams.sampler.state.GroupState` keeps day cohorts for its posterior; the
 evaluation also needs spend and revenue inside an arbitrary decision window, so this ledger keeps:
 
-- spend as per-(entity, day) *snapshots* (a later report replaces the earlier one), spread
-  evenly over the UTC day when a window covers part of it;
+- spend as per-(entity, day) *snapshots* (a later report replaces the earlier one). The increase
+  a snapshot reports over the previous one was spent between the two reports (clamped to the
+  UTC day), and is spread evenly over that span when a window covers part of it. Spreading a
+  whole day's total evenly instead would charge a budget raised at noon partly to the morning,
+  biasing every per-window ROAS toward the entities whose budgets grow;
 - revenue as signed credits at the time of the *click* that earned them (``click_occurred_at``,
   else ``occurred_at``), so revenue is charged to the window whose spend bought the click.
 """
@@ -15,7 +18,7 @@ import bisect
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 from schemas.events import RevenueRecognized, SpendReported
 
@@ -35,16 +38,29 @@ def _ms(moment: datetime) -> int:
 class Ledger:
     spend: dict[tuple[GroupKey, str], dict[date, int]] = field(default_factory=lambda: defaultdict(dict))
     revenue: dict[tuple[GroupKey, str], list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
+    segments: dict[tuple[GroupKey, str], list[tuple[int, int, int]]] = field(
+        default_factory=lambda: defaultdict(list))
+    last_report: dict[tuple[GroupKey, str, date], tuple[int, int]] = field(default_factory=dict)
     spend_total: dict[tuple[GroupKey, str], int] = field(default_factory=lambda: defaultdict(int))
     revenue_total: dict[tuple[GroupKey, str], int] = field(default_factory=lambda: defaultdict(int))
     currency: str | None = None
+    _seg_sorted: dict[tuple[GroupKey, str], tuple[list[int], list[tuple[int, int, int]]]] = field(
+        default_factory=dict, repr=False)
     _sorted: dict[tuple[GroupKey, str], tuple[list[int], list[int]]] = field(default_factory=dict, repr=False)
 
     def add_spend(self, event: SpendReported) -> None:
         key = ((event.tenant_id, event.group_id), event.entity_id)
         days = self.spend[key]
-        self.spend_total[key] += event.spend.amount_minor - days.get(event.day, 0)
-        days[event.day] = event.spend.amount_minor
+        value = event.spend.amount_minor
+        self.spend_total[key] += value - days.get(event.day, 0)
+        days[event.day] = value
+        day_start = _day_start_ms(event.day)
+        reported = min(max(_ms(event.occurred_at), day_start), day_start + DAY_MS)
+        since, before = self.last_report.get((*key, event.day), (day_start, 0))
+        if value != before:
+            self.segments[key].append((since, max(reported, since + 1), value - before))
+            self._seg_sorted.pop(key, None)
+        self.last_report[(*key, event.day)] = (max(reported, since), value)
         self.currency = self.currency or event.spend.currency
 
     def add_revenue(self, event: RevenueRecognized, entity_id: str) -> None:
@@ -56,18 +72,19 @@ class Ledger:
         self.currency = self.currency or event.amount.currency
 
     def spend_between(self, group: GroupKey, entity: str, start: datetime, end: datetime) -> float:
-        """Spend in ``[start, end)``, each day's snapshot spread evenly over its 24 hours."""
+        """Spend in ``[start, end)``: each reported increase spread evenly over the span it covers."""
+        key = (group, entity)
+        if key not in self._seg_sorted:
+            ordered = sorted(self.segments.get(key, []))
+            self._seg_sorted[key] = ([lo for lo, _, _ in ordered], ordered)
+        starts, ordered = self._seg_sorted[key]
         lo, hi = _ms(start), _ms(end)
         total = 0.0
-        day = start.astimezone(UTC).date()
-        days = self.spend.get((group, entity), {})
-        while _day_start_ms(day) < hi:
-            minor = days.get(day, 0)
-            if minor:
-                d0 = _day_start_ms(day)
-                overlap = min(hi, d0 + DAY_MS) - max(lo, d0)
-                total += minor * max(overlap, 0) / DAY_MS
-            day += timedelta(days=1)
+        # a segment never spans more than a day: only those starting in [lo - 1 day, hi) can overlap
+        for seg_lo, seg_hi, amount in ordered[bisect.bisect_left(starts, lo - DAY_MS):bisect.bisect_left(starts, hi)]:
+            overlap = min(hi, seg_hi) - max(lo, seg_lo)
+            if overlap > 0:
+                total += amount * overlap / (seg_hi - seg_lo)
         return total
 
     def revenue_between(self, group: GroupKey, entity: str, start: datetime, end: datetime) -> int:

@@ -18,12 +18,22 @@ def test_a_later_spend_snapshot_replaces_the_earlier_one() -> None:
     assert ledger.spend_total[(G, "a")] == 2_400
 
 
-def test_spend_in_part_of_a_day_is_prorated() -> None:
+def test_each_reported_increase_is_spread_over_the_time_since_the_previous_report() -> None:
     ledger = Ledger()
-    ledger.add_spend(spend("a", at(1), 2_400))
-    ledger.add_spend(spend("a", at(25), 4_800))  # the next day
+    ledger.add_spend(spend("a", at(12), 1_200))  # 1,200 spent from midnight to noon
+    ledger.add_spend(spend("a", at(18), 2_400))  # 1,200 more from noon to 18:00
     assert ledger.spend_between(G, "a", at(6), at(12)) == pytest.approx(600)
-    assert ledger.spend_between(G, "a", at(18), at(30)) == pytest.approx(600 + 1_200)
+    assert ledger.spend_between(G, "a", at(12), at(15)) == pytest.approx(600)
+    assert ledger.spend_between(G, "a", at(18), at(24)) == pytest.approx(0)
+
+
+def test_a_late_final_report_is_charged_to_its_own_day() -> None:
+    ledger = Ledger()
+    ledger.add_spend(spend("a", at(12), 1_200))
+    final = spend("a", at(30), 3_600).model_copy(update={"day": at(0).date()})  # day 0, reported next morning
+    ledger.add_spend(final)
+    assert ledger.spend_between(G, "a", at(12), at(24)) == pytest.approx(2_400)
+    assert ledger.spend_between(G, "a", at(24), at(48)) == pytest.approx(0)
 
 
 def test_revenue_counts_in_the_window_of_its_click() -> None:
