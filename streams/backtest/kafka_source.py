@@ -12,8 +12,11 @@ Why it is built this way:
   is the larger of ListOffsets' answer and the high watermark of a fetch at that offset - 1:
   Tansu answers ListOffsets with the last *batch's* base offset + 1, which would cut a replay
   short by everything after the first record of the last batch.
-- **Bounded memory.** Each partition holds at most ``buffer`` decoded records; the merge emits the
-  earliest head only once every unfinished partition has a head, which yields global time order
+- **Bounded memory.** A partition whose buffer holds ``buffer`` decoded records is paused until it
+  drains to half (one fetch may overshoot by up to ``buffer``), so memory is bounded by
+  partitions x 2 x ``buffer`` records while fetches for every other partition stay in flight.
+  The merge emits the earliest head only once every unfinished partition has a head, which yields
+  global time order
   whenever each partition is itself in time order. A reorder window of ``buffer`` records absorbs
   the small disorder that event times (``time_field="event"``) have inside a partition.
 
@@ -137,8 +140,8 @@ async def read_range(
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_partition_fetch_bytes=256 * 1024,
-        fetch_max_bytes=4 * 1024 * 1024,
+        max_partition_fetch_bytes=1024 * 1024,
+        fetch_max_bytes=16 * 1024 * 1024,
     )
     await consumer.start()
     try:
@@ -179,9 +182,25 @@ async def _merged(consumer: AIOKafkaConsumer, merge: _Merge, active: set[TopicPa
                   settings: Settings) -> AsyncIterator[ReplayRecord]:
     start_ms, end_ms = time_range.start_ms, time_range.end_ms
     hungry = set(active)  # active partitions with an empty buffer: the merge must wait for them
+    paused: set[TopicPartition] = set()
+
+    def settle(tp: TopicPartition) -> None:
+        """Fetch only for partitions still in play whose buffer has room: memory stays bounded."""
+        full = tp not in active or len(merge.buffers.get(tp, ())) >= buffer
+        if full and tp not in paused:
+            consumer.pause(tp)
+            paused.add(tp)
+        elif not full and tp in paused:
+            consumer.resume(tp)
+            paused.discard(tp)
+
+    for tp in end:
+        settle(tp)
     while active or merge.heap:
         if hungry:
-            batch = await consumer.getmany(*hungry, timeout_ms=fetch_timeout_ms, max_records=buffer)
+            # Every fetchable partition, not only the hungry ones: fetches for all of them stay in
+            # flight, so a partition that drains finds its next records already on the way.
+            batch = await consumer.getmany(timeout_ms=fetch_timeout_ms, max_records=buffer)
             scanned = kept = 0
             for tp, messages in batch.items():
                 for message in messages:
@@ -208,14 +227,18 @@ async def _merged(consumer: AIOKafkaConsumer, merge: _Merge, active: set[TopicPa
                     kept += 1
                     merge.push(tp, ReplayRecord(unprefixed(settings, tp.topic), tp.partition, message.offset,
                                                 message.timestamp, event))
+                settle(tp)
             for tp in list(hungry):
                 if tp in active and not batch.get(tp) and await consumer.position(tp) >= end[tp]:
                     active.discard(tp)
+                    settle(tp)
             hungry = {tp for tp in hungry if tp in active and merge.empty(tp)}
             if progress is not None:
                 progress.tick(scanned, kept)
             continue
         record, tp = merge.pop()
+        if tp in paused and tp in active and len(merge.buffers[tp]) <= buffer // 2:
+            settle(tp)
         if tp in active and merge.empty(tp):
             hungry.add(tp)
         yield record
