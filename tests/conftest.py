@@ -49,6 +49,8 @@ async def settings(kafka_bootstrap: str, pg_url: str, test_id: str) -> AsyncIter
         database_schema=f"t_{test_id}",
         topic_prefix=f"t{test_id}.",
         environment="test",
+        kafka_session_timeout_ms=2_000,
+        kafka_heartbeat_interval_ms=500,
         log_format="console",
     )
     conn = await asyncpg.connect(pg_url)

@@ -71,13 +71,10 @@ def build_stage(config: AttributionSettings | None = None) -> Stage:
                 await click_index.learn_group(conn, event.tenant_id, event.entity_id, event.group_id,
                                               event.campaign_id)
 
-        options = cfg.consumer_options()
         res.subscriber(CLICKS, GROUP + ".clicks", batch=True, max_records=cfg.click_batch_max,
-                       batch_timeout_ms=cfg.click_batch_timeout_ms, decoder=lambda msg: msg.body, **options)(index)
-        res.subscriber(DEAL_STAGES, GROUP, decoder=lambda msg: decode_as(msg.body, DealStageChanged),
-                       **options)(attribute)
-        res.subscriber(SPEND, GROUP + ".spend", decoder=lambda msg: decode_as(msg.body, SpendReported),
-                       **options)(learn)
+                       batch_timeout_ms=cfg.click_batch_timeout_ms, decoder=lambda msg: msg.body)(index)
+        res.subscriber(DEAL_STAGES, GROUP)(attribute)
+        res.subscriber(SPEND, GROUP + ".spend")(learn)
 
     async def on_start(res: Resources) -> None:
         res.spawn(sweeper.run(res.pool, res.publisher, settings(), res.clock), name="attribution-sweeper")

@@ -7,14 +7,23 @@ trail the CRM's clock, how big a click batch is, and how long clicks are kept pa
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.core.errors import ConfigError
+from streams.core.settings import load_settings
 
 PREFIX = "ROASLOOP_ATTRIBUTION_"
+
+
+def _supported_window(days: int) -> int:
+    if days not in (1, 7, 28):
+        raise ValueError("attribution windows are 1, 7 or 28 days (Meta's click windows)")
+    return days
+
+
+WindowDays = Annotated[int, AfterValidator(_supported_window)]
 
 
 class AttributionSettings(BaseSettings):
@@ -30,7 +39,7 @@ class AttributionSettings(BaseSettings):
     clock_skew_seconds: float = Field(
         default=300.0, ge=0, description="A click stamped up to this long after the conversion still matches"
     )
-    default_window_days: Literal[1, 7, 28] = Field(default=7, description="Window of tenants without a tenants row")
+    default_window_days: WindowDays = Field(default=7, description="Window of tenants without a tenants row")
     probabilistic_candidates: int = Field(
         default=100, ge=1, le=10_000, description="Most recent IP+UA clicks weighed for a conflict"
     )
@@ -40,23 +49,6 @@ class AttributionSettings(BaseSettings):
         default=1, ge=0, description="Clicks are kept for the tenant's window plus this margin"
     )
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
-    session_timeout_ms: int = Field(
-        default=10_000, ge=1000,
-        description="Consumer session timeout; the local broker holds a join for half of it (tests use 2000)",
-    )
-    heartbeat_interval_ms: int = Field(default=3_000, ge=100)
-
-    def consumer_options(self) -> dict[str, Any]:
-        return {"session_timeout_ms": self.session_timeout_ms, "heartbeat_interval_ms": self.heartbeat_interval_ms}
-
-
 def load_attribution_settings(**overrides: object) -> AttributionSettings:
     """Read the environment; a bad value raises ConfigError naming the variable."""
-    try:
-        return AttributionSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = [
-            f"{PREFIX}{str(err['loc'][0]).upper() if err['loc'] else 'SETTINGS'}: {err['msg']}"
-            for err in exc.errors(include_url=False)
-        ]
-        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    return load_settings(AttributionSettings, **overrides)

@@ -9,7 +9,7 @@ environment variable and says why, before anything connects anywhere.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal, Self
+from typing import Literal, Self, TypeVar, overload
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = Field(default=None, validation_alias=_env("KAFKA_SASL_USERNAME"))
     kafka_sasl_password: SecretStr | None = Field(default=None, validation_alias=_env("KAFKA_SASL_PASSWORD"))
     kafka_ssl_cafile: str | None = Field(default=None, validation_alias=_env("KAFKA_SSL_CAFILE"))
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, ge=1_000, le=300_000,
+        description="Consumer group session timeout (a broker may hold a group join for up to half of it)",
+    )
+    kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100, le=60_000)
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._\-]*$",
                               description="Prepended to every topic name (test isolation, shared clusters)")
 
@@ -110,6 +115,8 @@ class Settings(BaseSettings):
                 "KAFKA_SECURITY_PROTOCOL=SASL_* needs KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME "
                 "and KAFKA_SASL_PASSWORD"
             )
+        if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
+            raise ValueError("ROASLOOP_KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of the session timeout")
         if self.kafka_enable_idempotence and self.kafka_acks != "all":
             raise ValueError("KAFKA_ENABLE_IDEMPOTENCE=true requires KAFKA_ACKS=all")
         if bool(self.meta_access_token) != bool(self.meta_app_secret):
@@ -130,25 +137,39 @@ class Settings(BaseSettings):
             raise ConfigError("; ".join(f"{env_name(n)}: required by this command but not set" for n in missing))
 
 
-def env_name(field: str) -> str:
-    """The environment variable an operator sets for a field (its first alias)."""
-    info = Settings.model_fields[field]
+def env_name(field: str, cls: type[BaseSettings] = Settings) -> str:
+    """The environment variable an operator sets for a field of ``cls`` (its first alias)."""
+    info = cls.model_fields[field]
     alias = info.validation_alias
     if isinstance(alias, AliasChoices):
         first = alias.choices[0]
         return first if isinstance(first, str) else field.upper()
-    return PREFIX + field.upper()
+    if isinstance(alias, str):
+        return alias
+    return str(cls.model_config.get("env_prefix", "")) + field.upper()
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the environment; on any bad value raise ConfigError naming each setting and why."""
+S = TypeVar("S", bound=BaseSettings)
+
+
+@overload
+def load_settings(cls: None = None, /, **overrides: object) -> Settings: ...
+@overload
+def load_settings(cls: type[S], /, **overrides: object) -> S: ...
+def load_settings(cls: type[BaseSettings] | None = None, /, **overrides: object) -> BaseSettings:
+    """Read the environment into ``cls`` (the shared :class:`Settings` by default).
+
+    On any bad value raise :class:`ConfigError` naming each environment variable and why, so a
+    process fails at start with a message an operator can act on, not a traceback.
+    """
+    model = cls or Settings
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return model.model_validate(overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
             loc = [str(p) for p in err["loc"]]
             field = loc[0] if loc else ""
-            name = env_name(field) if field in Settings.model_fields else (field or "settings")
+            name = env_name(field, model) if field in model.model_fields else (field or "settings")
             problems.append(f"{name}: {err['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

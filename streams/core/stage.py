@@ -75,6 +75,8 @@ class Resources:
             options.setdefault("decoder", event_decoder(topic.model))
         options.setdefault("auto_offset_reset", "earliest")
         options.setdefault("ack_policy", AckPolicy.NACK_ON_ERROR)
+        options.setdefault("session_timeout_ms", self.settings.kafka_session_timeout_ms)
+        options.setdefault("heartbeat_interval_ms", self.settings.kafka_heartbeat_interval_ms)
         return self.broker.subscriber(
             topic_name(self.settings, topic), group_id=group_name(self.settings, group), batch=batch, **options
         )

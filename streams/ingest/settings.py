@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.core.errors import ConfigError
+from streams.core.settings import load_settings
 
 PREFIX = "ROASLOOP_INGEST_"
 
@@ -59,13 +60,6 @@ class IngestSettings(BaseSettings):
 
 def load_ingest_settings(**overrides: object) -> IngestSettings:
     """Read the environment; a bad value raises ConfigError naming the variable."""
-    try:
-        settings = IngestSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = [
-            f"{PREFIX}{str(err['loc'][0]).upper() if err['loc'] else 'SETTINGS'}: {err['msg']}"
-            for err in exc.errors(include_url=False)
-        ]
-        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    settings = load_settings(IngestSettings, **overrides)
     settings.accounts()
     return settings

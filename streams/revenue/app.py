@@ -14,26 +14,19 @@ from __future__ import annotations
 
 import structlog
 
-from schemas.codec import decode_as
 from schemas.events import ConversionAttributed, SpendReported
 from schemas.topics import CONVERSIONS, SPEND
 from streams.core import inbox
 from streams.core.stage import Resources, Stage
 from streams.revenue.ledger import apply_conversion
-from streams.revenue.settings import RevenueSettings, load_revenue_settings
 from streams.revenue.spend import record_spend
 
 GROUP = "revenue"
 CONSUMER = "revenue"
 
 
-def build_stage(config: RevenueSettings | None = None) -> Stage:
-    """The stage, with its settings from the environment unless given (tests pass their own)."""
-
+def build_stage() -> Stage:
     def register(res: Resources) -> None:
-        cfg = config or load_revenue_settings()
-        options = cfg.consumer_options()
-
         async def credit(event: ConversionAttributed) -> None:
             with structlog.contextvars.bound_contextvars(
                 tenant_id=event.tenant_id, deal_id=event.deal_id, event_id=event.event_id
@@ -49,10 +42,8 @@ def build_stage(config: RevenueSettings | None = None) -> Stage:
             async with res.pool.acquire() as conn:
                 await record_spend(conn, event)
 
-        res.subscriber(CONVERSIONS, GROUP, decoder=lambda msg: decode_as(msg.body, ConversionAttributed),
-                       **options)(credit)
-        res.subscriber(SPEND, GROUP + ".spend", decoder=lambda msg: decode_as(msg.body, SpendReported),
-                       **options)(spend)
+        res.subscriber(CONVERSIONS, GROUP)(credit)
+        res.subscriber(SPEND, GROUP + ".spend")(spend)
 
     return Stage(name="revenue", register=register)
 

@@ -15,8 +15,7 @@ from tests.helpers import read_events
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 _ids = itertools.count(1)
 
-FAST = AttributionSettings(pending_seconds=600, sweep_interval_seconds=0.1, click_batch_timeout_ms=20,
-                           session_timeout_ms=2000, heartbeat_interval_ms=200)
+FAST = AttributionSettings(pending_seconds=600, sweep_interval_seconds=0.1, click_batch_timeout_ms=20)
 
 
 def click(click_id: str, ad_id: str = "ad1", *, at: datetime = T0 - timedelta(hours=1), tenant: str = "acme",

@@ -11,11 +11,8 @@ from schemas import Money, RevenueRecognized, SpendReported
 from schemas.topics import REVENUE
 from streams.core.settings import Settings
 from streams.revenue.app import build_stage
-from streams.revenue.settings import RevenueSettings
 from tests.helpers import read_events, running_stages, wait_until
 from tests.revenue.factories import T0, conversion, unattributed
-
-FAST = RevenueSettings(session_timeout_ms=2000, heartbeat_interval_ms=200)
 
 
 def spend(entity: str, amount: int, at_minute: int, day: date = date(2026, 5, 1)) -> SpendReported:
@@ -37,7 +34,7 @@ async def test_sequences_credit_exactly_and_redeliveries_change_nothing(
         "lost": [conversion("lost", "decisionmakerboughtin"), conversion("lost", "closedlost")],
         "half": [conversion("half", "contractsent", confidence=0.467)],
     }
-    async with running_stages(settings, [build_stage(FAST)]) as runner:
+    async with running_stages(settings, [build_stage()]) as runner:
         publish = runner.resources.publisher.publish
         for events in sequences.values():
             for event in events:
@@ -68,7 +65,7 @@ async def test_sequences_credit_exactly_and_redeliveries_change_nothing(
 async def test_roas_per_adset_and_day_divides_credited_revenue_by_the_latest_spend_snapshot(
     settings: Settings, db_pool: asyncpg.Pool[Any]
 ) -> None:
-    async with running_stages(settings, [build_stage(FAST)]) as runner:
+    async with running_stages(settings, [build_stage()]) as runner:
         publish = runner.resources.publisher.publish
         await publish(spend("s1", 10_000, at_minute=5))
         await publish(spend("s1", 40_000, at_minute=30))  # a later snapshot of the same day: replaces
