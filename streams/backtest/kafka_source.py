@@ -142,6 +142,8 @@ async def read_range(
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=1024 * 1024,
         fetch_max_bytes=16 * 1024 * 1024,
+        # Replays read history: a long poll only delays the probe and the seek back after it.
+        fetch_max_wait_ms=50,
     )
     await consumer.start()
     try:
