@@ -2,43 +2,39 @@
 
 Simulation must value stage changes the way the revenue stage does and limit budget moves the
 way the executor does, or thompson and the oracle would be compared in a world the live system
-never sees. Guardrails are the executor's own pure ``evaluate``. The revenue stage's pure
-valuation had not landed when this was written, so :class:`DealCredit` is a thin stand-in with
-the same rules (credit the increase over the highest stage value credited, a closed-won amount
-replaces the estimate, closed-lost reverses everything; attribution is the market's truth, so
-confidence 1); swap it for ``streams.revenue.valuation`` once that exists.
+never sees. Both are the other stages' own pure functions: the revenue stage's
+:func:`streams.revenue.valuation.apply` (attribution is the market's truth, so confidence 1) and
+the executor's ``guardrails.evaluate``. This module only keeps the per-deal state between calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from streams.executor.guardrails import Limits, Proposal, evaluate
-from streams.sandbox.market_types import STAGE_CATEGORY
+from streams.revenue.valuation import DealState, StageValues, apply, canonical_stage
 
 
 @dataclass
-class DealCredit:
-    values_minor: Mapping[str, int]
-    credited: dict[str, int] = field(default_factory=dict)
-    highest: dict[str, int] = field(default_factory=dict)
+class DealLedger:
+    """Every deal's valuation state, as the revenue stage keeps it; credits come from ``apply``."""
 
-    def credit(self, deal_id: str, stage_id: str, amount_minor: int | None) -> int:
+    values: StageValues
+    deals: dict[str, DealState] = field(default_factory=dict)
+
+    def credited(self, deal_id: str) -> int:
+        state = self.deals.get(deal_id)
+        return state.credited_minor if state else 0
+
+    def credit(self, deal_id: str, stage_id: str, amount_minor: int | None, at: datetime) -> int:
         """The signed change to the deal's credited total that this stage change makes."""
-        before = self.credited.get(deal_id, 0)
-        category = STAGE_CATEGORY.get(stage_id)
-        if category == "lost":
-            after = 0
-        elif category == "won" and amount_minor is not None:
-            after = amount_minor
-        else:
-            value = self.values_minor.get(category or "", 0)
-            after = max(before, value) if value > self.highest.get(deal_id, 0) else before
-            self.highest[deal_id] = max(self.highest.get(deal_id, 0), value)
-        self.credited[deal_id] = after
-        return after - before
+        stage = canonical_stage(stage_id)
+        if stage is None:
+            return 0
+        state, credit = apply(self.deals.get(deal_id, DealState()), stage, self.values, 1.0, amount_minor, at)
+        self.deals[deal_id] = state
+        return credit.amount_minor if credit else 0
 
 
 def guarded_budget(entity_id: str, campaign_id: str, currency: str, target: int, current: int,

@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from streams.revenue.valuation import StageValues
 from streams.sampler.allocation import apply_hysteresis
 from streams.sampler.policies import AllocationRequest, Oracle, Policy, make_policy
-from streams.sampler.sim_adapters import DealCredit, guarded_budget
+from streams.sampler.sim_adapters import DealLedger, guarded_budget
 from streams.sampler.state import GroupState, ModelConfig
 from streams.sandbox.market import Market
 from streams.sandbox.market_scenario import Scenario
-from streams.sandbox.market_truth import stage_values_minor
 from streams.sandbox.market_types import DayOutcome
 
 HYSTERESIS = 0.05
@@ -57,7 +57,7 @@ def _oracle_for(market: Market) -> Oracle:
     return Oracle(truth)
 
 
-def _feed(outcome: DayOutcome, states: dict[str, GroupState], credit: DealCredit,
+def _feed(outcome: DayOutcome, states: dict[str, GroupState], credit: DealLedger,
           click_times: dict[str, datetime], in_horizon: bool) -> int:
     """Hand one day's outcome to the group states; return the pipeline value credited that day."""
     if in_horizon:
@@ -68,8 +68,8 @@ def _feed(outcome: DayOutcome, states: dict[str, GroupState], credit: DealCredit
                                             d.impressions, d.leads, d.daily_budget_minor)
     credited = 0
     for change in outcome.stage_changes:
-        before = credit.credited.get(change.deal_id, 0)
-        delta = credit.credit(change.deal_id, change.stage_id, change.amount_minor)
+        before = credit.credited(change.deal_id)
+        delta = credit.credit(change.deal_id, change.stage_id, change.amount_minor, change.occurred_at)
         credited += delta
         if delta and in_horizon:
             states[change.group_id].record_revenue(change.adset_id, change.campaign_id, delta, change.occurred_at,
@@ -87,7 +87,7 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
     min_budget = {a.adset_id: a.min_budget_minor for a in ents.adsets()}
     states = {g.group_id: GroupState(ents.tenant_id, g.group_id, ents.currency, g.total_budget_minor)
               for g in ents.groups}
-    credit = DealCredit(stage_values_minor(ents.currency))
+    credit = DealLedger(StageValues.defaults(ents.currency))
     click_times: dict[str, datetime] = {}
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3]))
     result = RunResult(policy_name, market.scenario.name, seed, horizon)
