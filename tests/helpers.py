@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from schemas.codec import decode
 from schemas.envelope import Envelope
@@ -16,6 +16,7 @@ from streams.core.clock import Clock, WallClock
 from streams.core.naming import topic_name
 from streams.core.settings import Settings
 from streams.core.stage import Stage, StageRunner
+from streams.core.topic_reader import read_topic
 
 
 async def wait_until(
@@ -36,33 +37,16 @@ async def wait_until(
 
 async def read_records(settings: Settings, topic: Topic | str, *, min_count: int = 0,
                        timeout: float = 10.0) -> list[Any]:
-    """Every record on a topic (all partitions, from the start), waiting for ``min_count``."""
+    """Every record on a topic (all partitions, from the start), waiting up to ``timeout`` for ``min_count``."""
     name = topic if isinstance(topic, str) and topic.startswith(settings.topic_prefix) else topic_name(settings, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        records: list[Any] = []
-        deadline = asyncio.get_running_loop().time() + timeout
-        partitions = consumer.partitions_for_topic(name) or set()
-        while not partitions and asyncio.get_running_loop().time() < deadline:
-            await consumer.force_metadata_update()
-            partitions = consumer.partitions_for_topic(name) or set()
-            await asyncio.sleep(0.1)
-        tps = [TopicPartition(name, p) for p in partitions]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        while True:
-            batch = await consumer.getmany(*tps, timeout_ms=300)
-            for recs in batch.values():
-                records.extend(recs)
-            if len(records) >= min_count and not batch:
-                return sorted(records, key=lambda r: (r.partition, r.offset))
-            if asyncio.get_running_loop().time() > deadline:
-                if len(records) < min_count:
-                    raise AssertionError(f"{name}: {len(records)} records, expected at least {min_count}")
-                return records
-    finally:
-        await consumer.stop()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        records = await read_topic(settings, name)
+        if len(records) >= min_count:
+            return records
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{name}: {len(records)} records, expected at least {min_count}")
+        await asyncio.sleep(0.2)
 
 
 async def read_events(settings: Settings, topic: Topic, *, min_count: int = 0, timeout: float = 10.0) -> list[Envelope]:

@@ -27,11 +27,10 @@ their beginning up to the end offsets.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -41,6 +40,7 @@ from streams.backtest.progress import Progress
 from streams.backtest.records import REPLAY_TOPICS, ReplayRecord, TimeField, TimeRange, to_ms
 from streams.core.naming import topic_name, unprefixed
 from streams.core.settings import Settings
+from streams.core.topic_reader import partitions_of, true_end_offsets
 
 OrderKey = tuple[int, int, int, int]
 
@@ -48,36 +48,6 @@ OrderKey = tuple[int, int, int, int]
 def replay_client_id() -> str:
     """A unique client id: visible in broker logs, never a group that could be joined."""
     return f"roasloop-replay-{uuid.uuid4().hex[:12]}"
-
-
-async def _partitions(consumer: AIOKafkaConsumer, names: Iterable[str], wait_s: float
-                      ) -> list[TopicPartition]:
-    deadline = asyncio.get_running_loop().time() + wait_s
-    tps: list[TopicPartition] = []
-    for name in names:
-        parts = consumer.partitions_for_topic(name)
-        while not parts:
-            if asyncio.get_running_loop().time() > deadline:
-                raise LookupError(f"topic {name!r} not found on the broker")
-            await consumer.force_metadata_update()
-            parts = consumer.partitions_for_topic(name)
-            if not parts:
-                await asyncio.sleep(0.1)
-        tps.extend(TopicPartition(name, p) for p in sorted(parts))
-    return tps
-
-
-async def _true_ends(consumer: AIOKafkaConsumer, tps: list[TopicPartition], begin: dict[TopicPartition, int],
-                     end: dict[TopicPartition, int], wait_s: float = 10.0) -> dict[TopicPartition, int]:
-    probe = [tp for tp in tps if end[tp] > begin[tp]]
-    for tp in probe:
-        consumer.seek(tp, end[tp] - 1)
-    deadline = asyncio.get_running_loop().time() + wait_s
-    waiting = set(probe)
-    while waiting and asyncio.get_running_loop().time() < deadline:
-        await consumer.getmany(*waiting, timeout_ms=50)
-        waiting = {tp for tp in waiting if consumer.highwater(tp) is None}
-    return {tp: max(end[tp], consumer.highwater(tp) or 0) for tp in tps}
 
 
 class _Merge:
@@ -148,10 +118,10 @@ async def read_range(
     await consumer.start()
     try:
         names = [topic_name(settings, t) for t in topics]
-        tps = await _partitions(consumer, names, wait_s=10.0)
+        tps = await partitions_of(consumer, names, wait_s=10.0)
         consumer.assign(tps)
         begin = await consumer.beginning_offsets(tps)
-        end = await _true_ends(consumer, tps, begin, await consumer.end_offsets(tps))
+        end = await true_end_offsets(consumer, tps)
         starts = dict(begin)
         if time_field == "record":
             hints = await consumer.offsets_for_times({tp: time_range.start_ms for tp in tps})

@@ -17,18 +17,11 @@ from tests.helpers import raw_producer
 POLICIES = ["thompson", "bernoulli-ts"]
 
 
-def _log(policy: str) -> list:  # type: ignore[type-arg]
-    try:
-        return synthetic_run(11, policy=policy)
-    except (TypeError, AttributeError) as exc:  # the sampler's code is still landing
-        pytest.xfail(f"sampler policy {policy!r} does not run yet: {exc}")
-
-
 @pytest.mark.parametrize("policy", POLICIES)
 async def test_replay_with_the_logged_policy_and_seed_reproduces_the_logged_decisions(
     settings: Settings, policy: str
 ) -> None:
-    log = _log(policy)
+    log = synthetic_run(11, policy=policy)
     async with raw_producer(settings) as producer:
         await publish(producer, settings, log)
     records = read_range(settings, TimeRange(T0, at(24 * 30)), buffer=4)
@@ -44,7 +37,7 @@ async def test_replay_with_the_logged_policy_and_seed_reproduces_the_logged_deci
 
 
 async def test_replay_of_part_of_the_range_sees_only_its_decisions(settings: Settings) -> None:
-    log = _log("bernoulli-ts")
+    log = synthetic_run(11, policy="bernoulli-ts")
     async with raw_producer(settings) as producer:
         await publish(producer, settings, log)
     result = await replay_async(read_range(settings, TimeRange(at(30), at(60))), [policy_by_name("logged")])
