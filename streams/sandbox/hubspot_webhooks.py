@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -105,6 +105,7 @@ class WebhookSender:
     timeout_seconds: float = 5.0
     backoff_seconds: float = 0.05  # HubSpot spreads retries over 24 h; tests compress this
     sign_url: str | None = None  # the URL to sign when it differs from where we connect
+    clock: Callable[[], datetime] | None = None  # signing time; None: the wall clock
     log: list[DeliveryResult] = field(default_factory=list)
 
     async def deliver(self, events: Sequence[dict[str, Any]]) -> DeliveryResult:
@@ -116,6 +117,7 @@ class WebhookSender:
                 client_secret=self.client_secret,
                 attempt=attempt,
                 versions=self.versions,
+                timestamp_ms=int(self.clock().timestamp() * 1000) if self.clock else None,
             )
             result.attempts = attempt + 1
             try:

@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
@@ -45,12 +45,23 @@ class LiveStats:
     webhooks_failed: int = 0
 
 
-def redirect_clicker(client: httpx.AsyncClient, ingress_base_url: str, tenant_id: str) -> ClickHit:
-    """A ``click_hit`` that follows the click like a browser would: ``GET /c/<tenant>/<ad>``."""
+def redirect_clicker(
+    client: httpx.AsyncClient,
+    ingress_base_url: str,
+    tenant_id: str,
+    *,
+    landed: Callable[[ClickRecord, str], None] | None = None,
+) -> ClickHit:
+    """A ``click_hit`` that follows the click like a browser would: ``GET /c/<tenant>/<ad>?url=<landing>``.
+
+    ``landed(click, rl_cid)`` is told the click id the redirect appended to the landing URL - what
+    a landing page would store on the CRM contact.
+    """
 
     async def hit(click: ClickRecord) -> None:
         url = f"{ingress_base_url.rstrip('/')}/c/{quote(tenant_id)}/{quote(click.ad_id)}"
         params = {
+            "url": click.landing_url.split("?", 1)[0],  # the ingress appends rl_cid itself
             "fbclid": click.fbclid,
             "utm_source": "facebook",
             "utm_medium": "paid_social",
@@ -59,7 +70,11 @@ def redirect_clicker(client: httpx.AsyncClient, ingress_base_url: str, tenant_id
             "utm_id": click.ad_id,
         }
         headers = {"User-Agent": click.user_agent, "X-Forwarded-For": click.ip}
-        await client.get(url, params=params, headers=headers, follow_redirects=False)
+        response = await client.get(url, params=params, headers=headers, follow_redirects=False)
+        location = response.headers.get("location", "")
+        rl_cid = dict(parse_qsl(urlsplit(location).query)).get("rl_cid")
+        if landed is not None and response.status_code in (302, 303, 307) and rl_cid:
+            landed(click, rl_cid)
 
     return hit
 
