@@ -23,9 +23,17 @@ from typing import Protocol
 
 import numpy as np
 
-from streams.sampler.allocation import Constraints, IntArray, budgets_for, thompson_shares
+from streams.sampler.allocation import (
+    Constraints,
+    IntArray,
+    bounds,
+    budgets_for,
+    round_preserving_total,
+    thompson_shares,
+)
 from streams.sampler.model import FloatArray, Posterior
 from streams.sampler.priors.source import Prior as SourcePrior
+from streams.sampler.response import optimal_budgets
 from streams.sampler.state import GroupState, ModelConfig
 
 
@@ -79,12 +87,42 @@ class Thompson:
 
     def allocate(self, request: AllocationRequest, rng: np.random.Generator) -> Allocation:
         posterior = request.state.posterior(request.entity_ids, request.now, self.model, request.external)
-        shares = thompson_shares(posterior, rng, self.draws)
-        budgets = budgets_for(shares, _constraints(request, self.floor_share, self.cap_share))
+        constraints = _constraints(request, self.floor_share, self.cap_share)
+        if not self.model.spend_response:
+            shares = thompson_shares(posterior, rng, self.draws)
+            budgets = budgets_for(shares, constraints)
+            best = int(np.argmax(shares))
+            reason = (f"probability matching over {len(shares)} entities; {request.entity_ids[best]} best with "
+                      f"p={shares[best]:.2f}, posterior mean ROAS {posterior.mean[best]:.2f}")
+            return Allocation(request.entity_ids, shares, budgets, posterior, reason)
+        shares = response_shares(posterior, request, constraints, self.model, rng, self.draws)
+        _, cap = bounds(constraints)
+        budgets = round_preserving_total(shares * request.total_minor, request.total_minor, cap)
         best = int(np.argmax(shares))
-        reason = (f"probability matching over {len(shares)} entities; {request.entity_ids[best]} best with "
-                  f"p={shares[best]:.2f}, posterior mean ROAS {posterior.mean[best]:.2f}")
+        reason = (f"probability matching over {len(shares)} entities (expected best split under diminishing "
+                  f"returns); {request.entity_ids[best]} largest with share {shares[best]:.2f}, posterior mean "
+                  f"ROAS {posterior.mean[best]:.2f}")
         return Allocation(request.entity_ids, shares, budgets, posterior, reason)
+
+
+def response_shares(posterior: Posterior, request: AllocationRequest, constraints: Constraints,
+                    model: ModelConfig, rng: np.random.Generator, draws: int) -> FloatArray:
+    """Shares = the posterior expected best split: per joint draw of (ROAS, spend response), the
+    split maximising pipeline value; averaged over draws. Under linear delivery each draw's best
+    split is everything above the floors to the draw's best entity, so this is probability matching
+    (share = floor + P(best) x the rest); under saturation a draw spreads money where marginal
+    returns are still high. The shares are the budgets' fractions, so they are the propensities."""
+    k = len(request.entity_ids)
+    scale = request.total_minor / k
+    curves = request.state.response(request.entity_ids, request.now, model, scale)
+    floor, cap = bounds(constraints)
+    n = max(200, min(draws, 200_000 // max(k, 1)))
+    theta = posterior.draw(rng, n)
+    a, b = curves.draw(rng, n)
+    value = theta * (a + b * curves.typical_x)
+    split = optimal_budgets(value, a, b, floor / scale, cap / scale, request.total_minor / scale)
+    shares = split.mean(axis=0) * scale / request.total_minor
+    return np.asarray(shares / shares.sum(), dtype=np.float64)
 
 
 def observed_roas(request: AllocationRequest) -> tuple[FloatArray, FloatArray]:

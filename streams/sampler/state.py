@@ -26,6 +26,7 @@ from streams.sampler.coldstart import PriorConfig, blend
 from streams.sampler.delays import DelayModel
 from streams.sampler.model import Evidence, Posterior, decay_weights, dispersion, update
 from streams.sampler.priors.source import Prior as SourcePrior
+from streams.sampler.response import ResponseCurves, fit
 
 DAY = 86_400.0
 
@@ -44,6 +45,10 @@ class ModelConfig:
     """Shape of the prior when no credit has been seen anywhere (how diffuse a cold start is)."""
     entity_ttl_days: int = 3
     """An entity without a spend report for this long has left the group (paused, deleted)."""
+    spend_response: bool = True
+    """Allocate for diminishing returns (:mod:`streams.sampler.response`); False: plain P(best)."""
+    saturation_prior_sd: float = 0.3
+    """Prior spread of the rise in cost per click per fair share of spend, around the group's."""
 
 
 @dataclass
@@ -174,6 +179,20 @@ class GroupState:
             clicks=total(column("clicks")),
             results=total(column("results")),
         )
+
+    def response(self, entity_ids: Sequence[str], now: datetime, config: ModelConfig,
+                 scale: float) -> ResponseCurves:
+        """Every entity's spend-response curve from its daily spend and clicks (``scale``: fair share)."""
+        idx, spend, clicks, age = [], [], [], []
+        for i, e in enumerate(entity_ids):
+            for day, facts in self.days.get(e, {}).items():
+                idx.append(i)
+                spend.append(facts.spend_minor)
+                clicks.append(facts.clicks)
+                age.append(max(age_days(now, day_middle(day)), 0.0))
+        weight = decay_weights(np.array(age, dtype=np.float64), config.half_life_days)
+        return fit(np.array(idx, dtype=np.int64), len(entity_ids), np.array(spend, dtype=np.float64),
+                   np.array(clicks, dtype=np.float64), weight, max(scale, 1.0), config.saturation_prior_sd)
 
     def group_cohorts(self, now: datetime) -> tuple[np.ndarray, np.ndarray]:
         """Daily spend of the whole group and each day's age (for the development curve)."""

@@ -17,7 +17,7 @@ def at(day: int, hours: float = 12.0) -> datetime:
 
 
 def spend(state: GroupState, entity: str, day: int, amount: int = 1_000) -> None:
-    state.record_spend(entity, "c1", START + timedelta(days=day), amount, clicks=20, impressions=2_000,
+    state.record_spend(entity, "c1", START + timedelta(days=day), amount, clicks=amount // 50, impressions=2_000,
                        results=0, daily_budget_minor=amount)
 
 
@@ -30,7 +30,7 @@ def deal(state: GroupState, entity: str, click_day: int, lead: int, later: int, 
 
 
 def shares_at(state: GroupState, now: datetime, config: ModelConfig, ids: tuple[str, ...] = ("a", "b")) -> np.ndarray:
-    req = AllocationRequest(state, now, ids, np.array([100] * len(ids)), 2_000)
+    req = AllocationRequest(state, now, ids, np.zeros(len(ids), dtype=np.int64), 2_000)  # shares, no floors
     return Thompson(config, draws=20_000, floor_share=0.0).allocate(req, np.random.default_rng(0)).shares
 
 
@@ -65,8 +65,8 @@ def test_allocation_follows_a_change_of_the_best_entity_within_the_half_life() -
     end = change + int(half_life)
     history: list[np.ndarray] = []
     for d in range(end):
-        for entity in ("a", "b"):
-            spend(state, entity, d)
+        for j, entity in enumerate(("a", "b")):  # budgets that move (so delivery is seen to be linear)
+            spend(state, entity, d, 1_000 + 300 * ((d + j) % 3 - 1))
         rate_a, rate_b = (3, 1) if d < change else (1, 3)
         for _ in range(rate_a):
             deal(state, "a", d, lead=1_000, later=0, lag_days=0, now_day=end)
