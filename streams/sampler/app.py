@@ -29,7 +29,9 @@ from streams.core.inbox import claim
 from streams.core.naming import group_name, topic_name
 from streams.core.stage import Resources, Stage
 from streams.sampler import store
+from streams.sampler.coldstart import external_priors
 from streams.sampler.decide import decide, paused_for
+from streams.sampler.priors.source import NullPriorSource, PriorSource
 from streams.sampler.settings import SamplerSettings, load_sampler_settings
 from streams.sampler.state import retention_cutoff
 
@@ -40,6 +42,8 @@ log = structlog.get_logger("roasloop.sampler")
 @dataclass
 class SamplerRuntime:
     settings: SamplerSettings
+    prior_source: PriorSource = field(default_factory=NullPriorSource)
+    """Cold-start priors (``streams.sampler.priors``); off (zero strength) unless one is given."""
     owned: set[tuple[str, str]] = field(default_factory=set)
     assigned: set[int] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -69,7 +73,8 @@ async def ingest(res: Resources, rt: SamplerRuntime, event: RevenueRecognized | 
         state = await store.load_group(conn, event.tenant_id, event.group_id, model, retention_cutoff(now, model))
         ids = state.active_entities(now.date(), model.entity_ttl_days)
         if ids:
-            await store.save_posterior(conn, state, state.posterior(ids, now, model), now)
+            posterior = state.posterior(ids, now, model, external_priors(rt.prior_source, ids))
+            await store.save_posterior(conn, state, posterior, now)
     rt.owned.add((event.tenant_id, event.group_id))
     return count
 
@@ -84,7 +89,7 @@ async def decide_group(res: Resources, rt: SamplerRuntime, tenant_id: str, group
             return False
         state = await store.load_group(res.pool, tenant_id, group_id, model, retention_cutoff(now, model))
         paused = await paused_for(res.pool, tenant_id, row.campaign_id)
-        outcome = decide(state, row, now, rt.settings, paused)
+        outcome = decide(state, row, now, rt.settings, paused, rt.prior_source)
         if outcome is None:
             return False
         publisher = res.publisher
@@ -156,11 +161,11 @@ def _decode(body: bytes) -> RevenueRecognized | SpendReported:
     return event
 
 
-def make_stage(settings: SamplerSettings | None = None) -> Stage:
+def make_stage(settings: SamplerSettings | None = None, prior_source: PriorSource | None = None) -> Stage:
     runtime: dict[str, SamplerRuntime] = {}
 
     def register(res: Resources) -> None:
-        rt = runtime["rt"] = SamplerRuntime(settings or load_sampler_settings())
+        rt = runtime["rt"] = SamplerRuntime(settings or load_sampler_settings(), prior_source or NullPriorSource())
         # one subscription to both co-partitioned topics (same options as Resources.subscriber)
         subscriber = res.broker.subscriber(
             topic_name(res.settings, REVENUE), topic_name(res.settings, SPEND),

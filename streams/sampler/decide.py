@@ -20,7 +20,9 @@ from schemas.events import AllocationDecided, BudgetChangeRequested, EntityAlloc
 from schemas.money import Money
 from streams.core.killswitch import is_paused
 from streams.sampler.allocation import apply_hysteresis
+from streams.sampler.coldstart import external_priors
 from streams.sampler.policies import AllocationRequest, Thompson
+from streams.sampler.priors.source import PriorSource
 from streams.sampler.settings import SamplerSettings
 from streams.sampler.state import GroupState
 from streams.sampler.store import GroupRow
@@ -44,8 +46,10 @@ class Outcome:
 
 
 def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSettings,
-           paused: bool) -> Outcome | None:
-    """The allocation for ``state`` at ``now``; ``None`` when there is nothing to allocate."""
+           paused: bool, prior_source: PriorSource | None = None) -> Outcome | None:
+    """The allocation for ``state`` at ``now``; ``None`` when there is nothing to allocate.
+
+    ``prior_source`` is asked about the group's entities in one batch (cold-start priors)."""
     ids = tuple(state.active_entities(now.date(), settings.entity_ttl_days))
     if not ids:
         return None
@@ -59,7 +63,8 @@ def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSet
     seed = seed_of(decision_id)
     policy = Thompson(settings.model(), draws=settings.draws, floor_share=settings.floor_share,
                       cap_share=settings.cap_share)
-    allocation = policy.allocate(AllocationRequest(state, now, ids, mins, total), np.random.default_rng(seed))
+    external = external_priors(prior_source, ids)
+    allocation = policy.allocate(AllocationRequest(state, now, ids, mins, total, external), np.random.default_rng(seed))
     targets = apply_hysteresis(allocation.budgets, current, settings.hysteresis, settings.min_change_minor)
     posterior = allocation.posterior
     assert posterior is not None

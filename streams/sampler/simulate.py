@@ -16,6 +16,7 @@ regret is sharp.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,10 @@ import numpy as np
 
 from streams.revenue.valuation import StageValues
 from streams.sampler.allocation import apply_hysteresis
+from streams.sampler.coldstart import external_priors
 from streams.sampler.policies import AllocationRequest, Oracle, Policy, make_policy
+from streams.sampler.priors.features import EntityFeatures
+from streams.sampler.priors.source import PriorSource
 from streams.sampler.sim_adapters import DealLedger, guarded_budget
 from streams.sampler.state import GroupState, ModelConfig
 from streams.sandbox.market import Market
@@ -33,6 +37,7 @@ from streams.sandbox.market_scenario import Scenario
 from streams.sandbox.market_types import DayOutcome
 
 HYSTERESIS = 0.05
+FeaturesFn = Callable[[GroupState, tuple[str, ...]], Mapping[str, EntityFeatures]]
 DRAIN_DAYS = 150
 
 
@@ -45,6 +50,8 @@ class RunResult:
     pipeline_revenue_minor: int = 0
     spend_minor: int = 0
     expected_pipeline_value_minor: int = 0
+    revenue_by_entity: dict[str, int] = field(default_factory=dict)
+    spend_by_entity: dict[str, int] = field(default_factory=dict)
     allocations: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -58,7 +65,7 @@ def _oracle_for(market: Market) -> Oracle:
 
 
 def _feed(outcome: DayOutcome, states: dict[str, GroupState], credit: DealLedger,
-          click_times: dict[str, datetime], in_horizon: bool) -> int:
+          click_times: dict[str, datetime], in_horizon: bool, by_entity: dict[str, int]) -> int:
     """Hand one day's outcome to the group states; return the pipeline value credited that day."""
     if in_horizon:
         for c in outcome.clicks:
@@ -71,6 +78,7 @@ def _feed(outcome: DayOutcome, states: dict[str, GroupState], credit: DealLedger
         before = credit.credited(change.deal_id)
         delta = credit.credit(change.deal_id, change.stage_id, change.amount_minor, change.occurred_at)
         credited += delta
+        by_entity[change.adset_id] = by_entity.get(change.adset_id, 0) + delta
         if delta and in_horizon:
             states[change.group_id].record_revenue(change.adset_id, change.campaign_id, delta, change.occurred_at,
                                                    click_times.get(change.click_id), new_deal=before == 0 < delta)
@@ -78,7 +86,10 @@ def _feed(outcome: DayOutcome, states: dict[str, GroupState], credit: DealLedger
 
 
 def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: int | None = None,
-        model: ModelConfig | None = None, drain_days: int = DRAIN_DAYS) -> RunResult:
+        model: ModelConfig | None = None, drain_days: int = DRAIN_DAYS, prior_source: PriorSource | None = None,
+        features: FeaturesFn | None = None, keep_states: dict[str, GroupState] | None = None) -> RunResult:
+    """One policy over the horizon, then the drain. ``prior_source`` (with ``features`` describing
+    each entity from what the group state has seen) feeds the cold-start prior, as live."""
     market = Market.from_scenario(scenario, seed)
     horizon = days or market.scenario.days
     oracle = _oracle_for(market)
@@ -101,7 +112,11 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
                 continue
             current = np.array([market.budget_of(e) for e in ids], dtype=np.int64)
             mins = np.array([min_budget[e] for e in ids], dtype=np.int64)
-            request = AllocationRequest(state, now, ids, mins, group.total_budget_minor)
+            external = None
+            if prior_source is not None:
+                known = features(state, ids) if features is not None else None
+                external = external_priors(prior_source, ids, known)
+            request = AllocationRequest(state, now, ids, mins, group.total_budget_minor, external)
             allocation = policy.allocate(request, rng)
             targets = apply_hysteresis(allocation.budgets, current, HYSTERESIS)
             applied = {}
@@ -117,11 +132,16 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
             result.expected_pipeline_value_minor += round(market.expected_value(group.group_id, budgets))
         outcome = market.step()
         result.spend_minor += outcome.total_spend_minor()
-        result.pipeline_revenue_minor += _feed(outcome, states, credit, click_times, in_horizon=True)
+        for d in outcome.delivery:
+            result.spend_by_entity[d.adset_id] = result.spend_by_entity.get(d.adset_id, 0) + d.spend_minor
+        result.pipeline_revenue_minor += _feed(outcome, states, credit, click_times, True, result.revenue_by_entity)
     for a in ents.adsets():
         market.set_budget(a.adset_id, 0)
+    if keep_states is not None:
+        keep_states.update(states)
     for _ in range(drain_days):
-        result.pipeline_revenue_minor += _feed(market.step(), states, credit, click_times, in_horizon=False)
+        result.pipeline_revenue_minor += _feed(market.step(), states, credit, click_times, False,
+                                               result.revenue_by_entity)
     return result
 
 
