@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -19,7 +19,7 @@ from schemas.events import BudgetChangeRequested, BudgetChangeSettled, Guardrail
 from streams.executor.guardrails import HOUR, Limits, PastChange
 from streams.executor.settings import ExecutorSettings
 
-Conn = asyncpg.Connection[Any] | asyncpg.Pool[Any] | PoolConnectionProxy[Any]
+Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.Pool[Any] | PoolConnectionProxy[Any]"
 FINAL = ("completed", "clamped", "blocked", "superseded", "failed", "dry_run")
 
 

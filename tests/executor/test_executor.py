@@ -10,7 +10,9 @@ import pytest
 
 from schemas import BudgetChangeSettled
 from streams.core.clock import ManualClock
+from streams.core.db import create_pool
 from streams.core.killswitch import pause
+from streams.core.settings import Settings
 from streams.executor.executor import Executor
 from streams.executor.meta_client import ApplyResult, MetaClient
 from streams.sandbox.meta_state import MetaState
@@ -220,3 +222,14 @@ async def test_every_outcome_row_keeps_its_guardrail_results_and_timing(
     assert activity is not None and (activity["requests"], activity["changes"], activity["completed"]) == (1, 1, 1)
     budget = await db_pool.fetchrow("SELECT daily_budget_minor, source FROM entity_budgets WHERE entity_id = 'as1'")
     assert budget is not None and (budget["daily_budget_minor"], budget["source"]) == (10_800, "meta")
+
+
+async def test_many_campaigns_at_once_do_not_exhaust_a_small_pool(settings: Settings, clock: ManualClock) -> None:
+    pool = await create_pool(settings, min_size=1, max_size=2)
+    try:
+        dry = Executor(pool, clock, executor_settings(), None)
+        batch = [request(f"as{i}", 10_500, campaign=f"c{i}", previous=10_000) for i in range(20)]
+        outcomes = await asyncio.wait_for(asyncio.gather(*(dry.execute(r) for r in batch)), timeout=15)
+        assert {o.outcome for o in outcomes} == {"dry_run"}
+    finally:
+        await pool.close()
