@@ -174,3 +174,37 @@ async def test_a_burst_with_duplicates_through_kafka_keeps_every_limit_and_appli
         [(c.entity_id, c.new_budget_minor) for c in meta_state.change_log]
     outcomes = await read_events(settings, BUDGET_OUTCOMES, min_count=len(burst))
     assert {o.change_id for o in outcomes if isinstance(o, BudgetChangeSettled)} == {r.change_id for r in burst}
+
+
+async def test_a_second_instance_joining_takes_over_partitions_without_double_changes(
+    settings: Settings, db_pool: asyncpg.Pool[Any], meta_url: str, meta_state: MetaState
+) -> None:
+    groups = [f"g{i}" for i in range(12)]
+    for group in groups:
+        world(meta_state, {f"{group}-as": 10_000}, campaign=group)
+    burst = [request(f"{g}-as", 10_000 + 100 * k, campaign=g) for k in (1, 2) for g in groups]
+    jitter: Callable[[BudgetChangeRequested], float] = lambda _r: 1.5  # noqa: E731 - in flight during the rebalance
+    async with running_stages(settings, [live_stage(meta_url, meta_state, jitter=jitter)]) as first:
+        for req in burst:
+            await first.resources.publisher.publish(req)
+        await wait_until(lambda: _any_settled(db_pool), timeout=20)
+        async with running_stages(settings, [live_stage(meta_url, meta_state, jitter=jitter)]):
+            await wait_until(lambda: _both_settled(db_pool, *[r.change_id for r in burst]), timeout=40)
+    assert meta_state.refused == []
+    per_entity: dict[str, list[int]] = {}
+    for change in meta_state.change_log:
+        per_entity.setdefault(change.entity_id, []).append(change.new_budget_minor)
+    rows = await db_pool.fetch("SELECT entity_id, status FROM ad_change_history")
+    assert len(rows) == len(burst)
+    posts: dict[str, int] = {}
+    for method, path, _ in meta_state.requests:
+        if method == "POST":
+            posts[path.rsplit("/", 1)[-1]] = posts.get(path.rsplit("/", 1)[-1], 0) + 1
+    for group in groups:  # one Meta call per executed change, and the group's last request is what Meta has
+        executed = sum(1 for r in rows if r["entity_id"] == f"{group}-as" and r["status"] == "completed")
+        assert posts.get(f"{group}-as", 0) == executed == len(per_entity.get(f"{group}-as", []))
+        assert meta_state.budget_of(f"{group}-as") == 10_200
+
+
+async def _any_settled(pool: asyncpg.Pool[Any]) -> bool:
+    return bool(await pool.fetchval("SELECT count(*) FROM ad_change_history WHERE status <> 'executing'"))
