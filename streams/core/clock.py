@@ -86,5 +86,15 @@ class ScaledClock:
     def now(self) -> datetime:
         return self.origin + timedelta(seconds=(self._monotonic() - self._t0) * self.scale)
 
+    def wall_seconds(self, simulated_seconds: float) -> float:
+        return simulated_seconds / self.scale
+
+    def rebase(self, origin: datetime) -> None:
+        """Make ``now()`` equal ``origin`` at this moment (before anything has used the clock for real)."""
+        if origin.tzinfo is None:
+            raise ValueError("ScaledClock needs an aware origin")
+        self._t0 = self._monotonic()
+        self.origin = origin
+
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.scale)

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 import uvicorn
 
+from streams.core.clock import Clock, WallClock
 from streams.core.db import connect
 from streams.core.http import build_asgi
 from streams.core.logging import configure_logging
@@ -92,8 +93,28 @@ async def serve(runner: StageRunner, settings: Settings, port: int) -> AsyncIter
 
 
 async def run_async(options: DevOptions, settings: Settings) -> dict[str, Any]:
+    sandbox = None
+    if options.simulate:
+        from streams.dev.simulation import Sandbox
+
+        sandbox = Sandbox.start(options.scenario, options.seed, options.seconds_per_day)
+    try:
+        return await _run_stack(options, settings, sandbox)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+
+
+async def _run_stack(options: DevOptions, settings: Settings, sandbox: Any) -> dict[str, Any]:
+    clock: Clock = WallClock()
+    if sandbox is not None:
+        settings = load_settings(**{**settings.model_dump(), **sandbox.settings_overrides()})
+        os.environ.update(sandbox.stage_environment(options.port))
+        clock = sandbox.clock
     await prepare(settings)
-    runner = StageRunner(available_stages(), settings)
+    if sandbox is not None:
+        await sandbox.seed(settings)
+    runner = StageRunner(available_stages(), settings, clock=clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -104,16 +125,15 @@ async def run_async(options: DevOptions, settings: Settings) -> dict[str, Any]:
         print(f"roasloop dev: stages {[s.name for s in runner.stages]} at {base_url} "
               f"(broker {settings.kafka_bootstrap_servers})", file=sys.stderr)
         async with contextlib.AsyncExitStack() as stack:
-            if options.simulate:
-                from streams.dev.simulation import start_simulation
+            if sandbox is not None:
+                from streams.dev.simulation import playing
 
-                simulation = await stack.enter_async_context(start_simulation(options, settings, runner, base_url))
-            else:
-                simulation = None
+                await stack.enter_async_context(playing(sandbox, base_url, options.seconds_per_day))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=options.duration)
-            if simulation is not None:
-                summary.update(await simulation.summary())
+        if sandbox is not None:
+            await asyncio.sleep(1.0)  # let in-flight events settle before reading the topics
+            summary.update(await sandbox.summary(settings))
     summary["topics"] = await topic_counts(settings)
     return summary
 
