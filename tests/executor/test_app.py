@@ -208,3 +208,16 @@ async def test_a_second_instance_joining_takes_over_partitions_without_double_ch
 
 async def _any_settled(pool: asyncpg.Pool[Any]) -> bool:
     return bool(await pool.fetchval("SELECT count(*) FROM ad_change_history WHERE status <> 'executing'"))
+
+
+async def test_without_meta_credentials_the_stage_runs_dry(
+    settings: Settings, db_pool: asyncpg.Pool[Any], meta_state: MetaState
+) -> None:
+    assert settings.meta_dry_run
+    req = request("as1", 12_500, previous=10_000)
+    async with running_stages(settings, [build_stage(executor_settings())]) as runner:
+        await runner.resources.publisher.publish(req)
+        outcomes = await read_events(settings, BUDGET_OUTCOMES, min_count=1, timeout=20)
+    assert [(o.change_id, o.outcome, o.applied_budget_minor) for o in outcomes
+            if isinstance(o, BudgetChangeSettled)] == [(req.change_id, "dry_run", 12_000)]
+    assert meta_state.requests == []
