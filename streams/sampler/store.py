@@ -15,14 +15,12 @@ from typing import Any
 
 import asyncpg
 import numpy as np
-from asyncpg.pool import PoolConnectionProxy
 
 from schemas.events import RevenueRecognized, SpendReported
+from streams.core.db import Conn
 from streams.sampler.delays import DelayModel
 from streams.sampler.model import Posterior
 from streams.sampler.state import DayFacts, EntityInfo, GroupState, ModelConfig, age_days
-
-Conn = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
 
 
 async def touch_group(conn: Conn, tenant_id: str, group_id: str, campaign_id: str, currency: str,
