@@ -30,8 +30,9 @@ from typing import Any, Literal
 import httpx
 from pydantic import SecretStr
 
+from streams.core import tracing
 from streams.core.clock import Clock
-from streams.core.metrics import EXTERNAL_API_ERRORS
+from streams.core.metrics import EXTERNAL_API_ERRORS, EXTERNAL_API_SECONDS
 
 THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 Kind = Literal["throttled", "transient", "permanent"]
@@ -187,8 +188,10 @@ class MetaClient:
     async def _call(self, method: str, entity_id: str, **kwargs: Any) -> dict[str, Any]:
         await self._respect_usage()
         path = f"/{self.version}/{entity_id}"
+        kwargs["headers"] = {**kwargs.get("headers", {}), **tracing.headers()}  # the webhook's trace, to Meta
         try:
-            response = await self.http.request(method, path, **kwargs)
+            with EXTERNAL_API_SECONDS.labels(api="meta", operation=method.lower()).time():
+                response = await self.http.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             EXTERNAL_API_ERRORS.labels(api="meta", code="connect").inc()
             raise ConnectionError(f"Meta unreachable: {type(exc).__name__}") from None

@@ -77,6 +77,7 @@ async def _handle(state: MetaState, request: Request, edge: str | None) -> Respo
     with state.lock:
         now = state.now()
         state.requests.append((method, path, now))
+        state.traceparents.append(request.headers.get("traceparent"))
         fault = state.faults.take(method, path)
         account = state.account_of(object_id)
     use_case: UseCase = "ads_insights" if edge == "insights" else "ads_management"

@@ -127,6 +127,7 @@ class MetaState:
     refused: list[RefusedChange] = field(default_factory=list)
     insights: list[InsightsRow] = field(default_factory=list)
     requests: list[tuple[str, str, datetime]] = field(default_factory=list)  # (method, path, at)
+    traceparents: list[str | None] = field(default_factory=list)  # W3C trace context, per request
     faults: MetaFaults = field(default_factory=MetaFaults)
     usage: MetaUsage = field(init=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)

@@ -221,3 +221,22 @@ async def test_without_meta_credentials_the_stage_runs_dry(
     assert [(o.change_id, o.outcome, o.applied_budget_minor) for o in outcomes
             if isinstance(o, BudgetChangeSettled)] == [(req.change_id, "dry_run", 12_000)]
     assert meta_state.requests == []
+
+
+async def test_the_request_trace_reaches_the_meta_call(
+    settings: Settings, db_pool: asyncpg.Pool[Any], meta_url: str, meta_state: MetaState
+) -> None:
+    from schemas import encode
+    from streams.core import tracing
+
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    world(meta_state, {"as1": 10_000})
+    req = request("as1", 11_000)
+    async with running_stages(settings, [live_stage(meta_url, meta_state)]):
+        async with raw_producer(settings) as producer:
+            await producer.send_and_wait(topic_name(settings, BUDGET_REQUESTS), encode(req),
+                                         key=group_key(TENANT, req.group_id),
+                                         headers=[("traceparent", parent.encode())])
+        await read_events(settings, BUDGET_OUTCOMES, min_count=1, timeout=20)
+    traced = {tracing.trace_id(t) for t in meta_state.traceparents if t}
+    assert traced == {tracing.trace_id(parent)}
