@@ -38,6 +38,7 @@ from schemas.codec import InvalidEvent, decode
 from schemas.topics import Topic
 from streams.backtest.progress import Progress
 from streams.backtest.records import REPLAY_TOPICS, ReplayRecord, TimeField, TimeRange, to_ms
+from streams.core.broker import client_options
 from streams.core.naming import topic_name, unprefixed
 from streams.core.settings import Settings
 from streams.core.topic_reader import partitions_of, true_end_offsets
@@ -105,7 +106,7 @@ async def read_range(
     if buffer < 1:
         raise ValueError("buffer must be at least 1")
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         client_id=replay_client_id(),
         group_id=None,
         enable_auto_commit=False,

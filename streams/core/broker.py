@@ -33,6 +33,24 @@ def _security(settings: Settings) -> BaseSecurity | None:
     return cls(username=username, password=password, ssl_context=context, use_ssl=use_ssl)
 
 
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Connection options for any plain aiokafka client (admin, readers): servers, TLS, SASL."""
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers}
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return options
+    options["security_protocol"] = protocol
+    if protocol.endswith("SSL"):
+        options["ssl_context"] = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    if protocol.startswith("SASL"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = (
+            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+        )
+    return options
+
+
 def producer_options(settings: Settings) -> dict[str, Any]:
     """aiokafka producer options shared by the broker and raw producers (bench, tools)."""
     acks: Any = "all" if settings.kafka_acks == "all" else int(settings.kafka_acks)

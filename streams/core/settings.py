@@ -52,6 +52,9 @@ class Settings(BaseSettings):
         description="Consumer group session timeout (a broker may hold a group join for up to half of it)",
     )
     kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100, le=60_000)
+    topic_replication_factor: int = Field(
+        default=1, ge=1, le=10, description="Replicas of each topic `roasloop topics` creates (3 on a real cluster)"
+    )
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._\-]*$",
                               description="Prepended to every topic name (test isolation, shared clusters)")
 

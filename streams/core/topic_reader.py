@@ -15,6 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams.core.broker import client_options
 from streams.core.settings import Settings
 
 
@@ -60,7 +61,7 @@ async def read_topic(settings: Settings, name: str, wait_s: float = 10.0) -> lis
 
     Meant for small dev runs, tests and audits; replays of long ranges use the backtest reader.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         tps = await partitions_of(consumer, [name], wait_s)
@@ -86,7 +87,7 @@ async def read_topic(settings: Settings, name: str, wait_s: float = 10.0) -> lis
 
 async def message_counts(settings: Settings, names: Iterable[str]) -> dict[str, int]:
     """Messages per topic: true end offset minus beginning offset, summed over partitions."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         wanted = list(names)

@@ -68,3 +68,18 @@ def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_without_meta_credentials_the_executor_runs_dry() -> None:
     assert load_settings().meta_dry_run is True
+
+
+def test_sasl_ssl_client_options_carry_credentials_without_logging_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams.core.broker import client_options
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9093")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "roasloop")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
+    options = client_options(load_settings())
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert options["sasl_plain_password"] == "s3cret"
+    assert options["ssl_context"] is not None

@@ -21,3 +21,19 @@ async def test_a_tail_batch_of_many_records_is_counted_and_read_in_full(settings
     records = await read_topic(settings, name)
     assert counts == {name: 8, topic_name(settings, CLICKS.dlq): 0}
     assert [r.value for r in records] == [f"r{i}".encode() for i in range(8)]
+
+
+async def test_catalog_topics_are_created_with_their_partition_counts(settings: Settings) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    from schemas.topics import CATALOG
+    from streams.core.topic_reader import partitions_of
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        for topic in CATALOG:
+            for name in (topic_name(settings, topic), topic_name(settings, topic) + ".dlq"):
+                assert len(await partitions_of(consumer, [name])) == topic.partitions, name
+    finally:
+        await consumer.stop()
