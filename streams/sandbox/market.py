@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from streams.sandbox.market_creative import AdSetCreative, CreativeEffect, creatives_for
 from streams.sandbox.market_funnel import AdSetContext, rng_for, simulate_adset_day
 from streams.sandbox.market_scenario import AdSetSpec, Scenario
 from streams.sandbox.market_truth import (
@@ -75,12 +76,18 @@ class Market:
         self._pending: list[tuple[datetime, str, int, ContactRecord | StageChange]] = []
         self._contexts: list[AdSetContext] = []
         self._groups: list[tuple[str, str, int, list[AdSetContext]]] = []  # (group_id, name, total, ad sets)
+        self._creatives: dict[str, tuple[AdSetCreative, CreativeEffect]] = {}
+        specs = [a for g in scenario.groups for a in g.adsets]
+        made = creatives_for(scenario.creatives, seed, specs) if scenario.creatives else None
         index = 0
         for gi, g in enumerate(scenario.groups):
             campaign_id = g.campaign_id or str(238_500_000_000 + gi + 1)
             members = []
             for k, spec in enumerate(g.adsets):
                 adset_id = spec.adset_id or str(238_600_000_000 + (gi + 1) * 10_000 + k + 1)
+                if made is not None:  # the creative changes the ad set's true rates
+                    spec, creative, effect = made[index]
+                    self._creatives[adset_id] = (creative, effect)
                 ctx = AdSetContext(index, adset_id, campaign_id, campaign_id, spec)
                 self._contexts.append(ctx)
                 members.append(ctx)
@@ -159,7 +166,20 @@ class Market:
         return c.spec.initial_budget_minor or max(total // len(members), c.spec.min_budget_minor)
 
     def spec(self, adset_id: str) -> AdSetSpec:
+        """The ad set's true spec (with its creative's effect, when the scenario has creatives)."""
         return self._by_id[adset_id].spec
+
+    def creative(self, adset_id: str) -> AdSetCreative | None:
+        """The creative an ad set runs (what roasloop may see); None when the scenario has none."""
+        if adset_id not in self._by_id:
+            raise KeyError(adset_id)
+        found = self._creatives.get(adset_id)
+        return found[0] if found else None
+
+    def creative_effect(self, adset_id: str) -> CreativeEffect | None:
+        """Ground truth: the log multipliers the creative applied to the ad set's base rates."""
+        found = self._creatives.get(adset_id)
+        return found[1] if found else None
 
     # -- budgets ----------------------------------------------------------------------------
     def attach_meta(self, state: MetaState) -> MetaState:

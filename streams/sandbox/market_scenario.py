@@ -159,6 +159,22 @@ class Overspend(_Spec):
     cap: float = Field(1.25, ge=1.0, le=1.25, description="Meta never spends over 125% of a daily budget")
 
 
+class Creatives(_Spec):
+    """Optional creatives: each ad set gets an embedding and categorical features that partly
+    predict its true rates (see :mod:`streams.sandbox.market_creative`). Without this section the
+    market is exactly what it was before creatives existed."""
+
+    dim: int = Field(16, ge=2, le=512, description="embedding dimension")
+    account_seed: int = Field(0, ge=0, description="the account's hidden taste: same across market seeds")
+    ctr_sd: float = Field(0.3, ge=0.0, le=2.0, description="sd of the creative's log-CTR multiplier")
+    lead_sd: float = Field(0.4, ge=0.0, le=2.0, description="sd of its log lead-rate multiplier")
+    value_sd: float = Field(0.2, ge=0.0, le=2.0, description="sd of its log deal-amount multiplier")
+    embedding_share: float = Field(0.5, ge=0.0, le=1.0, description="explained part carried by the embedding "
+                                   "(the rest by the categorical features)")
+    noise_share: float = Field(0.3, ge=0.0, le=1.0, description="variance share no creative feature predicts")
+    cpc_follows_ctr: float = Field(1.0, ge=0.0, le=2.0, description="1.0: constant CPM, CPC falls as CTR rises")
+
+
 class Scenario(_Spec):
     """A simulated market. Validate a file with ``Scenario.load(path)``."""
 
@@ -173,6 +189,7 @@ class Scenario(_Spec):
     tracking: Tracking = Field(default_factory=Tracking)
     overspend: Overspend = Field(default_factory=Overspend)
     groups: tuple[GroupSpec, ...] = Field(min_length=1, max_length=50)
+    creatives: Creatives | None = Field(None, description="per-ad-set creatives that partly predict rates")
 
     @model_validator(mode="after")
     def _ids_unique(self) -> Self:
