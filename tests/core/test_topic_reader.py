@@ -36,7 +36,8 @@ async def test_catalog_topics_are_created_with_their_partition_counts(settings: 
     await consumer.start()
     try:
         tps = await partitions_of(consumer, list(wanted))
-        consumer.assign(tps)  # aiokafka's stop() trips over a consumer that never had an assignment
+        consumer.assign(tps)  # aiokafka's stop() trips over a consumer that never fetched with an assignment
+        await consumer.getmany(timeout_ms=10)
         found = Counter(tp.topic for tp in tps)
     finally:
         await consumer.stop()
