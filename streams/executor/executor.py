@@ -236,11 +236,22 @@ class Executor:
         return again
 
     async def reconcile(self) -> int:
-        """Settle every intent left ``executing`` (at start-up); returns how many."""
-        rows = await store.executing_changes(self.pool)
-        for row in rows:
-            await self._announce(await self._reconcile_row(row))
-        return len(rows)
+        """Settle every intent left ``executing`` (at start-up); returns how many were settled.
+
+        An intent Meta cannot be asked about right now (throttled, down) stays ``executing``: its
+        request was never committed, so its redelivery reconciles it later. Raising here instead
+        would stop the executor from starting for as long as Meta throttles.
+        """
+        settled = 0
+        for row in await store.executing_changes(self.pool):
+            try:
+                reconciled = await self._reconcile_row(row)
+            except TransientError as exc:
+                log.warning("intent_reconcile_deferred", change_id=row["change_id"], error=str(exc)[:300])
+                continue
+            await self._announce(reconciled)
+            settled += 1
+        return settled
 
     async def _announce(self, row: asyncpg.Record) -> BudgetChangeSettled:
         outcome = store.outcome_of(row)

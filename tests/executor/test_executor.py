@@ -202,6 +202,24 @@ async def test_crash_between_intent_and_completion_is_reconciled_on_restart(
     assert meta_state.budget_of("as1") == (11_000 if applied else 10_000)
 
 
+async def test_restart_while_meta_throttles_defers_the_intent_instead_of_failing_to_start(
+    db_pool: asyncpg.Pool[Any], clock: ManualClock, meta_state: MetaState, meta_client: MetaClient,
+) -> None:
+    world(meta_state, {"as1": 10_000})
+    req = request("as1", 11_000)
+    with pytest.raises(asyncio.CancelledError):
+        await Executor(db_pool, clock, executor_settings(), _CrashingGateway(meta_client, True)).execute(req)
+    meta_state.faults.fail_next("throttle_80004", method="GET")
+
+    restarted = Executor(db_pool, clock, executor_settings(), meta_client)
+    assert await restarted.reconcile() == 0  # Meta throttled the read: deferred, not a crash at start
+    assert await db_pool.fetchval("SELECT status FROM ad_change_history WHERE change_id = $1", req.change_id) \
+        == "executing"
+    redelivered = await restarted.execute(req)  # the uncommitted request comes back and settles it
+    assert redelivered.outcome == "completed"
+    assert posts(meta_state) == 1 and meta_state.budget_of("as1") == 11_000
+
+
 async def test_unknown_entity_fails_with_metas_message(live_executor: Executor, meta_state: MetaState) -> None:
     world(meta_state, {})
     outcome = await live_executor.execute(request("nope", 11_000))
