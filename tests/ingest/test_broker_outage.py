@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import pytest
 
 from schemas import DealStageChanged, decode_as
 from schemas.topics import DEAL_STAGES
@@ -22,8 +23,9 @@ from tests.ingest.conftest import SECRET, WEBHOOK_URL, ingress
 from tests.ingest.test_webhooks import portal, stage_change  # noqa: F401  (fixture)
 
 
+@pytest.mark.usefixtures("portal")
 async def test_webhooks_during_a_real_broker_outage_get_503_and_the_retry_after_recovery_is_published(
-        settings: Settings, portal: None, db_pool: asyncpg.Pool[Any]) -> None:
+        settings: Settings, db_pool: asyncpg.Pool[Any]) -> None:
     broker = LocalBroker().start()
     try:
         own = load_settings(**{**settings.model_dump(), "kafka_bootstrap_servers": broker.bootstrap_servers})
