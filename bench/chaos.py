@@ -1,0 +1,368 @@
+"""Chaos run: every stage as its own process, kill -9 at random, Meta failing, poison on every topic.
+
+Starts the local broker and PostgreSQL (or uses ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL``),
+migrates a fresh schema, creates fresh topics, serves the Meta stand-in in this process with
+throttling / 5xx / timeout faults at the given rates, and runs attribution, revenue, sampler and
+executor each as ``roasloop run <stage>`` (ingest is left out: the workload goes straight to
+Kafka). It then publishes a fixed workload (clicks, deals with stage changes, spend snapshots),
+poison messages on every topic, and meanwhile SIGKILLs a random stage process at random moments,
+restarting it at once. After the last kill it waits for the drain (every consumer group's
+committed offsets at the true end offsets, and no new rows for a few seconds) and checks, from the
+outside, every promise the design makes. One table per run; exit 1 on any FAIL.
+
+    .venv/bin/python bench/chaos.py --clicks 5000 --deals 500 --kills 4
+    .venv/bin/python bench/chaos.py --runs 3          # 100,000 clicks, 10,000 deals, 10 kills
+
+Helpers live in ``bench/chaos/`` (workload, processes, checks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from bench.chaos import checks
+from bench.chaos.procs import StageProcess
+from bench.chaos.workload import START_BUDGET_MINOR, Workload, build, spend_snapshots
+from schemas.codec import encode
+from schemas.topics import CATALOG, topic_for
+from streams.core.db import connect
+from streams.core.migrate import migrate
+from streams.core.naming import topic_name
+from streams.core.registry import load_stage
+from streams.core.settings import Settings, load_settings
+from streams.core.stage import StageRunner
+from streams.core.topics_admin import ensure_topics
+from streams.sandbox.meta import create_meta_app
+from streams.sandbox.meta_state import MetaState
+from streams.sandbox.meta_usage import UsageTier
+from streams.sandbox.serve import BackgroundServer
+
+STAGES = ("attribution", "revenue", "sampler", "executor")
+FAULT_KINDS = ("http_500", "http_503", "timeout", "throttle_17", "throttle_613", "throttle_80004")
+
+
+@dataclass
+class Options:
+    clicks: int = 100_000
+    deals: int = 10_000
+    kills: int = 10
+    runs: int = 1
+    seed: int = 11
+    fault_rate: float = 0.03
+    poison: int = 2
+    kill_gap: tuple[float, float] = (4.0, 12.0)
+    quiet_seconds: float = 6.0
+    drain_timeout: float = 3600.0
+    keep_logs: bool = False
+
+
+@dataclass
+class RunResult:
+    run: int
+    sent: Counter[str] = field(default_factory=Counter)
+    kills: Counter[str] = field(default_factory=Counter)
+    meta_faults: Counter[str] = field(default_factory=Counter)
+    results: list[checks.Check] = field(default_factory=list)
+    tally: checks.Tally = field(default_factory=checks.Tally)
+    dlq: int = 0
+    publish_seconds: float = 0.0
+    drain_seconds: float | None = None
+    log_dir: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.results)
+
+
+def stage_environment(settings: Settings, meta_url: str, meta: MetaState) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROASLOOP_", "META_", "KAFKA_", "DATABASE_"))}
+    env.update({
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
+        "DATABASE_URL": settings.database_url or "",
+        "ROASLOOP_TOPIC_PREFIX": settings.topic_prefix,
+        "ROASLOOP_DATABASE_SCHEMA": settings.database_schema,
+        "ROASLOOP_DB_POOL_MAX_SIZE": "6",
+        "ROASLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
+        "ROASLOOP_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        "META_GRAPH_URL": meta_url,
+        "META_ACCESS_TOKEN": meta.access_token,
+        "META_APP_SECRET": meta.app_secret,
+        "ROASLOOP_LOG_LEVEL": "INFO",
+        # a deal waits (for its click to be indexed) far longer than the run: no expiry race
+        "ROASLOOP_ATTRIBUTION_PENDING_SECONDS": "86400",
+        # decide often enough that the executor has work within minutes, on wall time
+        "ROASLOOP_SAMPLER_DEBOUNCE_SECONDS": "5",
+        "ROASLOOP_SAMPLER_SIGNIFICANT_EVENTS": "20",
+        "ROASLOOP_SAMPLER_DRAWS": "500",
+        "ROASLOOP_EXECUTOR_JITTER_MIN_SECONDS": "0",
+        "ROASLOOP_EXECUTOR_JITTER_MAX_SECONDS": "2",
+        "ROASLOOP_EXECUTOR_META_TIMEOUT_SECONDS": "2",
+        "ROASLOOP_EXECUTOR_BACKOFF_MAX_SECONDS": "20",
+    })
+    return env
+
+
+def consuming_groups(settings: Settings) -> dict[str, list[str]]:
+    """Consumer group -> topics, read off the stages' own subscriber registrations."""
+    runner = StageRunner([load_stage(name) for name in STAGES], settings)
+    return {sub.group_id: list(sub.topic_names) for sub in runner.resources.broker.subscribers}
+
+
+def meta_world(work: Workload, fault_rate: float) -> MetaState:
+    state = MetaState(tier=UsageTier(max_score=1e12, app_calls_per_hour=10**9))
+    for adset in work.adsets:
+        account = adset.tenant_id.removeprefix("t") + "1"
+        if account not in state.accounts:
+            state.add_account(account)
+        if adset.campaign_id not in state.campaigns:
+            state.add_campaign(adset.campaign_id, account)
+        state.add_adset(adset.adset_id, adset.campaign_id, START_BUDGET_MINOR)
+        for ad in adset.ad_ids:
+            state.add_ad(ad, adset.adset_id)
+    state.faults.timeout_seconds = 4.0
+    for kind in FAULT_KINDS:
+        state.faults.set_rate(kind, fault_rate, apply_effect=kind == "timeout")  # type: ignore[arg-type]
+    return state
+
+
+class Sender:
+    def __init__(self, settings: Settings, result: RunResult) -> None:
+        self.settings, self.result = settings, result
+        self.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=20,
+                                         max_batch_size=256 * 1024)
+
+    async def events(self, events: list[Any], label: str, chunk: int = 2_000) -> None:
+        for start in range(0, len(events), chunk):
+            futures = []
+            for event in events[start:start + chunk]:
+                topic = topic_for(event)
+                futures.append(await self.producer.send(topic_name(self.settings, topic), encode(event),
+                                                        key=topic.key(event)))
+            await asyncio.gather(*futures)
+        self.result.sent[label] += len(events)
+
+    async def poison(self, per_kind: int) -> dict[str, int]:
+        """Undecodable bytes and schema-invalid JSON on every catalog topic."""
+        injected: dict[str, int] = {}
+        for topic in CATALOG:
+            name = topic_name(self.settings, topic)
+            bodies = [b"\xff\xfe\x00 not json" for _ in range(per_kind)]
+            bodies += [b'{"event_type": "%s", "tenant_id": 42, "event_id": ""}' % topic.model.__name__.encode()
+                       for _ in range(per_kind)]
+            for i, body in enumerate(bodies):
+                await (await self.producer.send(name, body, key=f"t0:poison-{i}".encode()))
+            injected[name] = len(bodies)
+        self.result.sent["poison"] += sum(injected.values())
+        return injected
+
+
+async def kill_loop(procs: dict[str, StageProcess], kills: int, gap: tuple[float, float], rng: random.Random,
+                    result: RunResult) -> None:
+    for _ in range(kills):
+        await asyncio.sleep(rng.uniform(*gap))
+        victim = procs[rng.choice(sorted(procs))]
+        victim.kill9()
+        result.kills[victim.stage] += 1
+        print(f"  kill -9 {victim.stage} (#{sum(result.kills.values())})", flush=True)
+        victim.start()
+
+
+async def wait_ready(procs: dict[str, StageProcess], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as client:
+        for proc in procs.values():
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"http://127.0.0.1:{proc.port}/readyz")).status_code == 200:
+                        break
+                if not proc.alive():
+                    raise RuntimeError(f"{proc.stage} exited at start; see {proc.log_dir}/{proc.stage}.log")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{proc.stage} not ready after {timeout:.0f}s")
+                await asyncio.sleep(0.5)
+
+
+async def drain(settings: Settings, groups: dict[str, list[str]], procs: dict[str, StageProcess],
+                opts: Options) -> float | None:
+    """Seconds until every group's lag is zero and nothing changed for ``quiet_seconds``."""
+    started = time.monotonic()
+    conn = await connect(settings)
+    try:
+        last: tuple[int, ...] | None = None
+        stable_since = time.monotonic()
+        while time.monotonic() - started < opts.drain_timeout:
+            for proc in procs.values():
+                if not proc.alive():  # a stage that died on its own is restarted, and noted
+                    print(f"  {proc.stage} exited by itself (rc {proc.process and proc.process.returncode}); "
+                          "restarting", flush=True)
+                    proc.start()
+            lag = await checks.group_lag(settings, groups)
+            now_rows = await checks.snapshot(conn)
+            if now_rows != last:
+                last, stable_since = now_rows, time.monotonic()
+            busy = {g.removeprefix(settings.topic_prefix): n for g, n in lag.items() if n}
+            quiet = time.monotonic() - stable_since
+            if not busy and quiet >= opts.quiet_seconds and now_rows[4] == 0:
+                return time.monotonic() - started - quiet
+            elapsed = time.monotonic() - started
+            if int(elapsed) % 20 < 3:
+                print(f"  draining {elapsed:5.0f}s: lag {busy or 0}, rows {now_rows}", flush=True)
+            await asyncio.sleep(2.0)
+        return None
+    finally:
+        await conn.close()
+
+
+async def run_once(index: int, opts: Options, bootstrap: str, url: str) -> RunResult:
+    tag = uuid.uuid4().hex[:8]
+    result = RunResult(run=index)
+    settings = load_settings(kafka_bootstrap_servers=bootstrap, database_url=url, topic_prefix=f"chaos-{tag}-",
+                             database_schema=f"chaos_{tag}", kafka_session_timeout_ms=3000,
+                             kafka_heartbeat_interval_ms=500)
+    conn = await connect(settings)
+    try:
+        await migrate(conn, settings.database_schema)
+    finally:
+        await conn.close()
+    await ensure_topics(settings)
+    rng = random.Random(opts.seed * 1000 + index)
+    work = build(f"r{tag}", opts.clicks, opts.deals, seed=opts.seed * 1000 + index)
+    meta = meta_world(work, opts.fault_rate)
+    log_dir = Path(tempfile.mkdtemp(prefix=f"roasloop-chaos-{tag}-"))
+    result.log_dir = str(log_dir)
+    server = BackgroundServer(create_meta_app(meta))
+    meta_url = server.start()
+    env = stage_environment(settings, meta_url, meta)
+    groups = consuming_groups(settings)
+    consumers = Counter(t for names in groups.values() for t in names)
+    procs = {name: StageProcess(name, env, log_dir) for name in STAGES}
+    sender = Sender(settings, result)
+    try:
+        for proc in procs.values():
+            proc.start()
+        await wait_ready(procs)
+        print(f"run {index}: stages up (logs in {log_dir}); publishing {len(work.clicks)} clicks, "
+              f"{len(work.deal_events)} stage changes", flush=True)
+        await sender.producer.start()
+        killer = asyncio.create_task(kill_loop(procs, opts.kills, opts.kill_gap, rng, result))
+        started = time.monotonic()
+        try:
+            await sender.events(work.spend, "spend")
+            half = len(work.clicks) // 2
+            await sender.events(work.clicks[:half], "clicks")
+            injected = await sender.poison(opts.poison)
+            await sender.events(work.clicks[half:], "clicks")
+            await sender.events(work.deal_events, "deal stage changes")
+            budgets = {s.adset_id: meta.budget_of(s.adset_id) or START_BUDGET_MINOR for s in work.adsets}
+            await sender.events(spend_snapshots(work.run, work.adsets, work.spend[0].occurred_at, 1, budgets),
+                                "spend")
+        finally:
+            await sender.producer.stop()
+        result.publish_seconds = time.monotonic() - started
+        print(f"  published in {result.publish_seconds:.1f}s; waiting for the remaining kills", flush=True)
+        await killer
+        meta_faults_until_drain = len(meta.faults.injected)
+        result.drain_seconds = await drain(settings, groups, procs, opts)
+        meta.faults.clear()
+        result.meta_faults.update(kind for kind, _, _ in meta.faults.injected[:meta_faults_until_drain])
+        await evaluate(settings, work, meta, injected, consumers, groups, result)
+    finally:
+        for proc in procs.values():
+            proc.stop()
+        server.stop()
+    return result
+
+
+async def evaluate(settings: Settings, work: Workload, meta: MetaState, injected: dict[str, int],
+                   consumers: Counter[str], groups: dict[str, list[str]], result: RunResult) -> None:
+    tally = result.tally
+    conn = await connect(settings)
+    try:
+        result.results.append(await checks.check_clicks(conn, work, tally))
+        conversions = topic_name(settings, "conversions.attributed.v1")
+        result.results.append(await checks.check_attributions(conn, settings, conversions, work, tally))
+        result.results.append(await checks.check_revenue(conn, work, tally))
+        with meta.lock:
+            log = list(meta.change_log)
+        result.results.append(await checks.check_budget_changes(conn, log, tally))
+        result.results.append(checks.check_guardrails(log))
+    finally:
+        await conn.close()
+    lag = await checks.group_lag(settings, groups)
+    behind = {g.removeprefix(settings.topic_prefix): n for g, n in lag.items() if n}
+    result.results.append(checks.Check("consumer lag back to zero", result.drain_seconds is not None and not behind,
+                                       f"{len(lag)} groups; behind: {behind or 'none'}"))
+    dlq_check, result.dlq = await checks.check_dlq(settings, injected, dict(consumers), settings.topic_prefix)
+    result.results.append(dlq_check)
+
+
+def table(r: RunResult) -> str:
+    rows: list[tuple[str, str]] = [
+        ("events sent", ", ".join(f"{k} {v:,}" for k, v in r.sent.items()) + f" (total {sum(r.sent.values()):,})"),
+        ("kills (kill -9)", f"{sum(r.kills.values())}: " + ", ".join(f"{k} {v}" for k, v in sorted(r.kills.items()))),
+        ("Meta faults injected", f"{sum(r.meta_faults.values())}: "
+         + ", ".join(f"{k} {v}" for k, v in sorted(r.meta_faults.items()))),
+        ("lost effects", str(r.tally.lost)),
+        ("duplicated effects", str(r.tally.duplicated)),
+        ("DLQ'd", str(r.dlq)),
+        ("publish time", f"{r.publish_seconds:.1f}s"),
+        ("time to drain", f"{r.drain_seconds:.1f}s after the last kill" if r.drain_seconds is not None
+         else "did not drain"),
+    ]
+    rows += [(f"{'PASS' if c.passed else 'FAIL'}  {c.name}", c.detail) for c in r.results]
+    width = max(len(k) for k, _ in rows) + 2
+    line = "-" * (width + 60)
+    body = "\n".join(f"{k:<{width}}{v}" for k, v in rows)
+    return f"{line}\nchaos run {r.run}: {'PASS' if r.passed else 'FAIL'}\n{line}\n{body}\n{line}"
+
+
+async def main_async(opts: Options) -> int:
+    from streams.dev.runtime import local_infrastructure
+
+    failed = False
+    with local_infrastructure() as (bootstrap, url):
+        for index in range(1, opts.runs + 1):
+            result = await run_once(index, opts, bootstrap, url)
+            print(table(result), flush=True)
+            failed |= not result.passed
+    return 1 if failed else 0
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--clicks", type=int, default=Options.clicks)
+    p.add_argument("--deals", type=int, default=Options.deals)
+    p.add_argument("--kills", type=int, default=Options.kills, help="kill -9s across stages (default 10)")
+    p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--seed", type=int, default=Options.seed)
+    p.add_argument("--fault-rate", type=float, default=Options.fault_rate,
+                   help="probability of each Meta fault kind per call (default 0.03)")
+    p.add_argument("--poison", type=int, default=Options.poison, help="poison messages per kind per topic")
+    p.add_argument("--kill-gap", type=float, nargs=2, default=Options.kill_gap, metavar=("MIN", "MAX"))
+    p.add_argument("--drain-timeout", type=float, default=Options.drain_timeout)
+    a = p.parse_args(argv)
+    return Options(clicks=a.clicks, deals=a.deals, kills=a.kills, runs=a.runs, seed=a.seed,
+                   fault_rate=a.fault_rate, poison=a.poison, kill_gap=tuple(a.kill_gap),
+                   drain_timeout=a.drain_timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main_async(parse())))
