@@ -22,9 +22,12 @@ def register(subparsers: Any) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    from streams.sampler.settings import load_sampler_settings
     from streams.sampler.simulate import simulate
 
-    result = simulate(args.scenario, args.policy, seed=args.seed, days=args.days)
+    # the live stage's settings (ROASLOOP_SAMPLER_*, else the shared defaults): simulate what runs live
+    result = simulate(args.scenario, args.policy, seed=args.seed, days=args.days,
+                      model=load_sampler_settings().model())
     if args.json:
         print(json.dumps(result))
         return 0

@@ -48,7 +48,7 @@ class PriorConfig:
     """Strength of the platform signal at full confidence, in the same unit."""
     platform_half_count: float = 5.0
     """Platform results (or clicks / 20) at which the platform signal reaches half its strength."""
-    value_pseudo_deals: float = 8.0
+    value_pseudo_deals: float = 3.0
     """How many deals' worth of the group's value per deal a new entity starts with."""
 
 

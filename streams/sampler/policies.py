@@ -80,22 +80,27 @@ class Thompson:
     """Probability matching on the compound-Poisson pipeline-ROAS posterior."""
 
     model: ModelConfig
-    draws: int = 2000
-    floor_share: float = 0.1
-    cap_share: float = 1.0
+    draws: int | None = None
+    floor_share: float | None = None
+    cap_share: float | None = None
+    """``None``: the model config's (``draws``, ``floor_share``, ``cap_share``)."""
     name: str = "thompson"
 
     def allocate(self, request: AllocationRequest, rng: np.random.Generator) -> Allocation:
-        posterior = request.state.posterior(request.entity_ids, request.now, self.model, request.external)
-        constraints = _constraints(request, self.floor_share, self.cap_share)
-        if not self.model.spend_response:
-            shares = thompson_shares(posterior, rng, self.draws)
+        m = self.model
+        draws = m.draws if self.draws is None else self.draws
+        floor_share = m.floor_share if self.floor_share is None else self.floor_share
+        cap_share = m.cap_share if self.cap_share is None else self.cap_share
+        posterior = request.state.posterior(request.entity_ids, request.now, m, request.external)
+        constraints = _constraints(request, floor_share, cap_share)
+        if not m.spend_response:
+            shares = thompson_shares(posterior, rng, draws)
             budgets = budgets_for(shares, constraints)
             best = int(np.argmax(shares))
             reason = (f"probability matching over {len(shares)} entities; {request.entity_ids[best]} best with "
                       f"p={shares[best]:.2f}, posterior mean ROAS {posterior.mean[best]:.2f}")
             return Allocation(request.entity_ids, shares, budgets, posterior, reason)
-        shares = response_shares(posterior, request, constraints, self.model, rng, self.draws)
+        shares = response_shares(posterior, request, constraints, m, rng, draws)
         _, cap = bounds(constraints)
         budgets = round_preserving_total(shares * request.total_minor, request.total_minor, cap)
         best = int(np.argmax(shares))

@@ -33,9 +33,13 @@ DAY = 86_400.0
 
 @dataclass(frozen=True)
 class ModelConfig:
-    half_life_days: float = 10.0
+    """The model's and the allocation's knobs. These defaults are the only ones: the live
+    ``SamplerSettings`` takes its defaults from here and builds one with ``model()``, and
+    ``roasloop simulate`` runs the same, so the README table measures what runs live."""
+
+    half_life_days: float = 14.0
     """Forgetting of deal-rate evidence: creatives fatigue, audiences saturate, rates drift."""
-    value_half_life_days: float = 30.0
+    value_half_life_days: float = 60.0
     """Forgetting of value-per-deal evidence. Deal sizes belong to the audience and change slowly,
     and big deals are rare: forgetting them as fast as rates would throw away the heavy tail."""
     horizon_days: int = 45
@@ -49,6 +53,12 @@ class ModelConfig:
     """Allocate for diminishing returns (:mod:`streams.sampler.response`); False: plain P(best)."""
     saturation_prior_sd: float = 0.3
     """Prior spread of the rise in cost per click per fair share of spend, around the group's."""
+    draws: int = 2000
+    """Monte Carlo draws per decision."""
+    floor_share: float = 0.05
+    """Exploration floor: each entity gets at least this fraction of an equal split."""
+    cap_share: float = 1.0
+    """Largest fraction of the group total one entity may take."""
 
 
 @dataclass
@@ -72,12 +82,19 @@ class EntityInfo:
     last_report_day: date | None = None
 
 
-def day_middle(day: date) -> datetime:
-    return datetime.combine(day, time(12), tzinfo=UTC)
-
-
 def age_days(now: datetime, moment: datetime) -> float:
     return (now - moment).total_seconds() / DAY
+
+
+def cohort_age_days(now: datetime, day: date) -> float:
+    """Age of a day's spend cohort at ``now``: from the middle of the part of the day gone by.
+
+    A finished day's spend is half a day old at its end; today's spend so far has been spent
+    since midnight, so at 06:00 it is three hours old on average - not minus six (from noon), which
+    would count today's spend as undeveloped while its deals are already in (delays of hours)."""
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    elapsed = min(max((now - start).total_seconds(), 0.0), DAY)
+    return max(age_days(now, start) - elapsed / 2 / DAY, 0.0)
 
 
 @dataclass
@@ -145,7 +162,7 @@ class GroupState:
         rows: list[tuple[int, float, DayFacts]] = []
         for i, e in enumerate(entity_ids):
             for day, facts in self.days.get(e, {}).items():
-                rows.append((i, age_days(now, day_middle(day)), facts))
+                rows.append((i, cohort_age_days(now, day), facts))
         k = len(entity_ids)
         if not rows:
             zero = np.zeros(k)
@@ -189,7 +206,7 @@ class GroupState:
                 idx.append(i)
                 spend.append(facts.spend_minor)
                 clicks.append(facts.clicks)
-                age.append(max(age_days(now, day_middle(day)), 0.0))
+                age.append(cohort_age_days(now, day))
         weight = decay_weights(np.array(age, dtype=np.float64), config.half_life_days)
         return fit(np.array(idx, dtype=np.int64), len(entity_ids), np.array(spend, dtype=np.float64),
                    np.array(clicks, dtype=np.float64), weight, max(scale, 1.0), config.saturation_prior_sd)
@@ -202,7 +219,7 @@ class GroupState:
                 by_day[day] = by_day.get(day, 0) + facts.spend_minor
         days = sorted(by_day)
         spend = np.array([by_day[d] for d in days], dtype=np.float64)
-        ages = np.array([max(age_days(now, day_middle(d)), 0.0) for d in days], dtype=np.float64)
+        ages = np.array([cohort_age_days(now, d) for d in days], dtype=np.float64)
         return spend, ages
 
     def posterior(self, entity_ids: Sequence[str], now: datetime, config: ModelConfig,
