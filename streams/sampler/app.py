@@ -118,10 +118,16 @@ def due(last_decided_at: Any, now: Any, seconds: float) -> bool:
 async def scheduler(res: Resources, rt: SamplerRuntime) -> None:
     """Decide every owned group at least every ``schedule_seconds`` (checked once a minute, or faster).
 
+    ``schedule_seconds`` are the clock's seconds: on a sped-up clock (``roasloop dev``) the check
+    runs as often in wall time as the schedule needs, or a simulated week would pass between checks.
+
     The heartbeat is wall time (a replay clock's ``sleep`` returns at once and would spin); whether a
     group is due is judged on the stage's clock, so a replay decides on event time.
     """
-    tick = min(60.0, rt.settings.schedule_seconds / 4)
+    every = rt.settings.schedule_seconds
+    wall_seconds = getattr(res.clock, "wall_seconds", None)  # a sped-up clock: its seconds pass faster
+    schedule_wall = float(wall_seconds(every)) if callable(wall_seconds) else every
+    tick = max(min(60.0, schedule_wall / 4), 0.05)
     while True:
         await asyncio.sleep(tick)
         for tenant_id, group_id in sorted(rt.owned):
