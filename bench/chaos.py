@@ -123,7 +123,8 @@ def stage_environment(settings: Settings, meta_url: str, meta: MetaState) -> dic
 def consuming_groups(settings: Settings) -> dict[str, list[str]]:
     """Consumer group -> topics, read off the stages' own subscriber registrations."""
     runner = StageRunner([load_stage(name) for name in STAGES], settings)
-    return {sub.group_id: list(sub.topic_names) for sub in runner.resources.broker.subscribers}
+    subscribers: list[Any] = list(runner.resources.broker.subscribers)
+    return {sub.group_id: list(sub.topic_names) for sub in subscribers}
 
 
 def meta_world(work: Workload, fault_rate: float) -> MetaState:
@@ -138,9 +139,27 @@ def meta_world(work: Workload, fault_rate: float) -> MetaState:
         for ad in adset.ad_ids:
             state.add_ad(ad, adset.adset_id)
     state.faults.timeout_seconds = 4.0
-    for kind in FAULT_KINDS:
-        state.faults.set_rate(kind, fault_rate, apply_effect=kind == "timeout")  # type: ignore[arg-type]
     return state
+
+
+async def inject_faults(state: MetaState, rate: float, rng: random.Random) -> None:
+    """About ``rate`` of the calls of each kind fail, with short announced waits.
+
+    The stand-in's ``set_rate`` faults announce a 60 s wait, which the executor honours one campaign
+    at a time; queueing them here with a few seconds' wait keeps the run's drain in minutes while
+    every fault path (throttle codes, 5xx, timeouts that still apply the change) is exercised.
+    """
+    seen = 0
+    while True:
+        await asyncio.sleep(0.5)
+        with state.lock:
+            calls = len(state.requests)
+        for _ in range(calls - seen):
+            for kind in FAULT_KINDS:
+                if rng.random() < rate:
+                    state.faults.fail_next(kind, apply_effect=kind == "timeout" and rng.random() < 0.5,  # type: ignore[arg-type]
+                                           retry_after_seconds=rng.randint(1, 8))
+        seen = calls
 
 
 class Sender:
@@ -172,6 +191,11 @@ class Sender:
             injected[name] = len(bodies)
         self.result.sent["poison"] += sum(injected.values())
         return injected
+
+
+def chunks(items: list[Any], n: int) -> list[list[Any]]:
+    size = -(-len(items) // n)
+    return [items[i * size:(i + 1) * size] for i in range(n)]
 
 
 async def kill_loop(procs: dict[str, StageProcess], kills: int, gap: tuple[float, float], rng: random.Random,
@@ -263,14 +287,24 @@ async def run_once(index: int, opts: Options, bootstrap: str, url: str) -> RunRe
               f"{len(work.deal_events)} stage changes", flush=True)
         await sender.producer.start()
         killer = asyncio.create_task(kill_loop(procs, opts.kills, opts.kill_gap, rng, result))
+        faults = asyncio.create_task(inject_faults(meta, opts.fault_rate, random.Random(rng.random())))
         started = time.monotonic()
         try:
             await sender.events(work.spend, "spend")
-            half = len(work.clicks) // 2
-            await sender.events(work.clicks[:half], "clicks")
-            injected = await sender.poison(opts.poison)
-            await sender.events(work.clicks[half:], "clicks")
-            await sender.events(work.deal_events, "deal stage changes")
+            # spread the workload over the kill schedule, so kills land while every stage is busy
+            span = opts.kills * sum(opts.kill_gap) / 2 * 0.8
+            steps = 10
+            clicks, deals = chunks(work.clicks, steps), chunks(work.deal_events, steps)
+            injected: dict[str, int] = {}
+            for step in range(steps):
+                await sender.events(clicks[step], "clicks")
+                if step == steps // 2:
+                    injected = await sender.poison(opts.poison)
+                if step >= 2:  # deals trail their clicks a little, as in life
+                    await sender.events(deals[step - 2], "deal stage changes")
+                await asyncio.sleep(max(0.0, started + span * (step + 1) / steps - time.monotonic()))
+            for rest in deals[steps - 2:]:
+                await sender.events(rest, "deal stage changes")
             budgets = {s.adset_id: meta.budget_of(s.adset_id) or START_BUDGET_MINOR for s in work.adsets}
             await sender.events(spend_snapshots(work.run, work.adsets, work.spend[0].occurred_at, 1, budgets),
                                 "spend")
@@ -281,6 +315,7 @@ async def run_once(index: int, opts: Options, bootstrap: str, url: str) -> RunRe
         await killer
         meta_faults_until_drain = len(meta.faults.injected)
         result.drain_seconds = await drain(settings, groups, procs, opts)
+        faults.cancel()
         meta.faults.clear()
         result.meta_faults.update(kind for kind, _, _ in meta.faults.injected[:meta_faults_until_drain])
         await evaluate(settings, work, meta, injected, consumers, groups, result)
