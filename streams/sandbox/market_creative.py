@@ -12,7 +12,8 @@ features (format, call to action, audience, placement, ...) - and its hidden rat
 
     s_x = x_sd * (sqrt(1 - noise_share) * (a * w_x . e + b * sum of category effects) + sqrt(noise_share) * z)
 
-with ``e`` the unit-variance embedding, ``z`` unpredictable noise, and the **hidden** weights
+with ``e`` the unit-variance embedding (drawn around one of the account's ``concepts`` when
+there are any: ads of one theme look alike, as real creative embeddings do), ``z`` unpredictable noise, and the **hidden** weights
 ``w_x`` and per-category effects drawn from ``account_seed``: the account's audience has one taste
 across runs of the scenario, while each run (market seed) draws new creatives. So a past run of the
 same scenario is the account's history, and it teaches something true about today's new ads
@@ -96,6 +97,10 @@ def draw_creative(cfg: Creatives, seed: int, adset_index: int) -> tuple[AdSetCre
     """The ad set's creative for a market seed, and the noise draws (one per target) of its effect."""
     rng = _rng(seed, _CREATIVE_SLOT, adset_index)
     embedding = rng.normal(size=cfg.dim)
+    if cfg.concepts > 0:  # around one of the account's concepts (its own slots: other draws unchanged)
+        concept = int(_rng(seed, _CREATIVE_SLOT + 1, adset_index).integers(0, cfg.concepts))
+        centre = _rng(cfg.account_seed, _ACCOUNT_SLOT + 1, concept).normal(size=cfg.dim)
+        embedding = math.sqrt(1.0 - cfg.concept_spread) * centre + math.sqrt(cfg.concept_spread) * embedding
     picks = {name: levels[int(rng.integers(0, len(levels)))] for name, levels in CATEGORIES.items()}
     has_faces = bool(rng.random() < 0.5)
     headline = int(rng.integers(10, 90))

@@ -173,6 +173,10 @@ class Creatives(_Spec):
                                    "(the rest by the categorical features)")
     noise_share: float = Field(0.3, ge=0.0, le=1.0, description="variance share no creative feature predicts")
     cpc_follows_ctr: float = Field(1.0, ge=0.0, le=2.0, description="1.0: constant CPM, CPC falls as CTR rises")
+    concepts: int = Field(0, ge=0, le=1000, description="the account's creative concepts (themes): > 0 "
+                          "draws each embedding around one of them, as ads of one concept look alike")
+    concept_spread: float = Field(0.3, ge=0.0, le=1.0, description="share of an embedding's variance "
+                                  "that is the ad's own, not its concept's")
 
 
 class Scenario(_Spec):

@@ -157,11 +157,13 @@ def _counts(rows: Sequence[AdDayRow]) -> tuple[npt.NDArray[np.float64], ...]:
 
 
 def train_ctr_model(rows: Iterable[AdDayRow], validation_fraction: float = 0.2,
-                    params: dict[str, Any] | None = None, rounds: int = 400) -> CtrModel:
+                    params: dict[str, Any] | None = None, rounds: int = 400,
+                    embedding_dim: int = 0) -> CtrModel:
     """Train CTR and CVR models on the early days, validate on the late days, record metrics.
 
     The last tenth of the training days is used for early stopping, so the validation days are
-    never seen while fitting (their metrics are honest).
+    never seen while fitting (their metrics are honest). ``embedding_dim`` > 0 adds the creative
+    embedding's coordinates to the features (rows whose embedding has another size: missing).
     """
     all_rows = sorted(rows, key=lambda r: r.day)
     split = time_split(all_rows, validation_fraction)
@@ -170,7 +172,7 @@ def train_ctr_model(rows: Iterable[AdDayRow], validation_fraction: float = 0.2,
     if not fit_rows or not split.valid:
         raise NotEnoughData("not enough rows on each side of the time split")
     p = {**DEFAULT_PARAMS, **(params or {})}
-    encoder = FeatureEncoder().fit([r.features for r in split.train])
+    encoder = FeatureEncoder(embedding_dim=embedding_dim).fit([r.features for r in split.train])
     names, categorical = encoder.feature_names, encoder.categorical_names
 
     def encode(part: Sequence[AdDayRow]) -> npt.NDArray[np.float32]:

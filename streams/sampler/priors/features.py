@@ -67,12 +67,14 @@ class FeatureEncoder:
     is NaN, the same as missing, rather than an accidental code of something else.
     """
 
-    def __init__(self, vocab: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, vocab: dict[str, list[str]] | None = None, embedding_dim: int = 0) -> None:
         self.vocab: dict[str, list[str]] = {c: list((vocab or {}).get(c, [])) for c in CATEGORICAL}
+        self.embedding_dim = embedding_dim  # > 0: the creative embedding's coordinates are features too
 
     @property
     def feature_names(self) -> list[str]:
-        return [*NUMERIC, "log_audience_size", *BOOLEAN, *CATEGORICAL]
+        return [*NUMERIC, "log_audience_size", *BOOLEAN, *CATEGORICAL,
+                *(f"embedding_{i}" for i in range(self.embedding_dim))]
 
     @property
     def categorical_names(self) -> list[str]:
@@ -108,14 +110,16 @@ class FeatureEncoder:
                 if code is not None:
                     out[row, col] = float(code)
                 col += 1
+            if self.embedding_dim and e.embedding is not None and len(e.embedding) == self.embedding_dim:
+                out[row, col:col + self.embedding_dim] = e.embedding  # other sizes stay missing
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"vocab": self.vocab, "feature_names": self.feature_names}
+        return {"vocab": self.vocab, "feature_names": self.feature_names, "embedding_dim": self.embedding_dim}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeatureEncoder:
-        encoder = cls(data["vocab"])
+        encoder = cls(data["vocab"], int(data.get("embedding_dim", 0)))
         if data.get("feature_names") != encoder.feature_names:
             raise ValueError("model artifact was trained on a different feature layout; retrain it")
         return encoder
