@@ -66,7 +66,7 @@ class Options:
     kills: int = 10
     runs: int = 1
     seed: int = 11
-    fault_rate: float = 0.03
+    fault_rate: float = 0.01
     poison: int = 2
     kill_gap: tuple[float, float] = (4.0, 12.0)
     quiet_seconds: float = 6.0
@@ -116,6 +116,7 @@ def stage_environment(settings: Settings, meta_url: str, meta: MetaState) -> dic
         "ROASLOOP_EXECUTOR_JITTER_MAX_SECONDS": "2",
         "ROASLOOP_EXECUTOR_META_TIMEOUT_SECONDS": "2",
         "ROASLOOP_EXECUTOR_BACKOFF_MAX_SECONDS": "20",
+        "ROASLOOP_EXECUTOR_USAGE_PAUSE_SECONDS": "1",
     })
     return env
 
@@ -389,7 +390,7 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--seed", type=int, default=Options.seed)
     p.add_argument("--fault-rate", type=float, default=Options.fault_rate,
-                   help="probability of each Meta fault kind per call (default 0.03)")
+                   help="probability of each Meta fault kind per call (default 0.01)")
     p.add_argument("--poison", type=int, default=Options.poison, help="poison messages per kind per topic")
     p.add_argument("--kill-gap", type=float, nargs=2, default=Options.kill_gap, metavar=("MIN", "MAX"))
     p.add_argument("--drain-timeout", type=float, default=Options.drain_timeout)
