@@ -13,11 +13,11 @@ features (format, call to action, audience, placement, ...) - and its hidden rat
     s_x = x_sd * (sqrt(1 - noise_share) * (a * w_x . e + b * sum of category effects) + sqrt(noise_share) * z)
 
 with ``e`` the unit-variance embedding (drawn around one of the account's ``concepts`` when
-there are any: ads of one theme look alike, as real creative embeddings do), ``z`` unpredictable noise, and the **hidden** weights
-``w_x`` and per-category effects drawn from ``account_seed``: the account's audience has one taste
-across runs of the scenario, while each run (market seed) draws new creatives. So a past run of the
-same scenario is the account's history, and it teaches something true about today's new ads
-without containing them.
+there are any: ads of one theme look alike, as real creative embeddings do), ``z`` unpredictable
+noise, and the **hidden** weights ``w_x`` and per-category effects drawn from ``account_seed``:
+the account's audience has one taste across runs of the scenario, while each run (market seed)
+draws new creatives. So a past run of the same scenario is the account's history, and it teaches
+something true about today's new ads without containing them.
 """
 
 from __future__ import annotations
