@@ -139,8 +139,15 @@ async def _run_stack(options: DevOptions, settings: Settings, sandbox: Any) -> d
 
 
 def run_dev(options: DevOptions) -> int:
+    own_broker = not os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     with local_infrastructure() as (servers, url):
-        settings = load_settings(kafka_bootstrap_servers=servers, database_url=url, http_port=options.port)
+        # The local broker holds a group join for half the session timeout: keep it short so the
+        # stack is consuming within seconds (a real cluster keeps the operator's setting).
+        fast_joins: dict[str, Any] = (
+            {"kafka_session_timeout_ms": 3_000, "kafka_heartbeat_interval_ms": 1_000} if own_broker else {}
+        )
+        settings = load_settings(kafka_bootstrap_servers=servers, database_url=url, http_port=options.port,
+                                 **fast_joins)
         configure_logging(settings.log_level, "console")
         summary = asyncio.run(run_async(options, settings))
     if options.as_json:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -24,31 +25,46 @@ def roasloop(*args: str, env: dict[str, str] | None = None, timeout: float = 120
     )
 
 
-def children_named(*names: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["name", "cmdline", "ppid"]):
+def started_servers(dev: psutil.Process, since: float) -> list[psutil.Process]:
+    """The broker the dev process started (its child) and the PostgreSQL it started (by data dir)."""
+    found = list(dev.children(recursive=True))
+    for proc in psutil.process_iter(["cmdline", "create_time"]):
         cmd = " ".join(proc.info["cmdline"] or [])
-        if any(n in cmd for n in names):
+        if "roasloop-pg-" in cmd and (proc.info["create_time"] or 0) >= since - 1:
             found.append(proc)
     return found
 
 
 @pytest.mark.slow
-def test_dev_runs_for_a_duration_then_stops_everything_and_prints_topic_counts(tmp_path: Path) -> None:
-    before = {p.pid for p in children_named("tansu", "roasloop-pg-")}
+def test_dev_runs_for_a_duration_then_stops_everything_and_prints_topic_counts() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-    result = subprocess.run(
+    started = time.time()
+    dev = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "dev", "--duration", "6", "--json", "--no-simulate",
          "--port", str(free_port())],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, env=env,
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(result.stdout)
+    servers: list[psutil.Process] = []
+    deadline = time.monotonic() + 60
+    while dev.poll() is None and time.monotonic() < deadline:
+        servers = started_servers(psutil.Process(dev.pid), started)
+        if len(servers) > 1:  # the broker and the database are up
+            break
+        time.sleep(0.2)
+    stdout, stderr = dev.communicate(timeout=180)
+    assert dev.returncode == 0, stderr[-3000:]
+    summary = json.loads(stdout)
     assert "clicks.v1" in summary["topics"]
     assert all(isinstance(v, int) for v in summary["topics"].values())
-    leftovers = [p for p in children_named("tansu", "roasloop-pg-") if p.pid not in before and p.is_running()
-                 and p.status() != psutil.STATUS_ZOMBIE]
-    assert leftovers == []
+    assert len(servers) > 1, "the dev process did not start a broker and a database"
+
+    def alive(proc: psutil.Process) -> bool:
+        try:
+            return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    assert [p for p in servers if alive(p)] == []
 
 
 def test_migrate_is_idempotent_from_the_command_line(pg_url: str) -> None:
