@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.dev.ports import free_port
+from streams.dev.process import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +41,7 @@ class StageProcess:
             [*command, "run", self.stage, "--port", str(self.port)],
             cwd=ROOT, env={**self.env, "ROASLOOP_HTTP_PORT": str(self.port)},
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         log.close()
 

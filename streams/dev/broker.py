@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.dev.ports import free_port, wait_for_port
+from streams.dev.process import die_with_parent
 
 
 @dataclass
@@ -42,6 +43,7 @@ class LocalBroker:
             stdin=subprocess.DEVNULL,
             # Own process group: a Ctrl-C in the terminal reaches us, and we stop it in order.
             start_new_session=True,
+            preexec_fn=die_with_parent,
             env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
         )
         try:
