@@ -11,7 +11,9 @@ Markdown table. Where the priors come from depends on the scenario:
 - **without creatives** (:mod:`streams.sampler.priors.simulated`): winners of the *other*
   shipped scenarios, embedded by their first days of platform numbers.
 
-``--ceiling`` adds a diagnostic row whose prior is the evaluated run's *true* pipeline ROAS (it
+``--control`` adds a row whose prior is the account's past mean ROAS for every ad set, at the
+account prior's mean strength: what a strong but creative-blind prior earns. ``--ceiling`` adds a
+diagnostic row whose prior is the evaluated run's *true* pipeline ROAS (it
 peeks at ground truth, so it is no candidate: it bounds what any prior of that strength can earn).
 """
 
@@ -21,7 +23,12 @@ import argparse
 import statistics
 from collections.abc import Callable, Sequence
 
-from streams.sampler.priors.account import account_prior_source, creative_features, features_fn, history_seeds
+from streams.sampler.priors.account import (
+    account_prior_source,
+    creative_features,
+    features_fn,
+    history_seeds,
+)
 from streams.sampler.priors.features import EntityFeatures
 from streams.sampler.priors.simulated import features_for, winners_from_history
 from streams.sampler.priors.source import CtrAndWinnersPriorSource, NullPriorSource, Prior, PriorSource
@@ -46,6 +53,16 @@ class TruthPriorSource:
                 else Prior(1.0, 0, "none") for e in entities]
 
 
+class ConstantPriorSource:
+    """Control: the account's average past ROAS for every ad set, at a given strength (no creatives)."""
+
+    def __init__(self, mean_roas: float, pseudo_spend_minor: int) -> None:
+        self.mean_roas, self.pseudo_spend_minor = mean_roas, pseudo_spend_minor
+
+    def prior_for(self, entities: list[EntityFeatures]) -> list[Prior]:
+        return [Prior(self.mean_roas, self.pseudo_spend_minor, "constant") for _ in entities]
+
+
 def _row(name: str, label: str, winners: str, auc: str, seeds: Sequence[int],
          source_for: Callable[[int], PriorSource], features_of: Callable[[int], FeaturesFn]) -> str:
     off, on = [], []
@@ -60,16 +77,24 @@ def _row(name: str, label: str, winners: str, auc: str, seeds: Sequence[int],
 
 
 def table(scenarios: list[str], seeds: int, first_seed: int = 0, history_runs: int = 16,
-          ceiling: int = 0) -> str:
+          ceiling: int = 0, control: bool = False) -> str:
     lines = list(HEADER)
     evaluated = list(range(first_seed, first_seed + seeds))
     for name in scenarios:
         if Scenario.load(name).creatives is not None:
-            source, model, index, _ = account_prior_source(name, history_seeds(history_runs))
+            source, model, index, past = account_prior_source(name, history_seeds(history_runs))
             auc = f"{model.metrics['ctr']['auc']:.3f} / {model.metrics.get('cvr', {}).get('auc', float('nan')):.3f}"
             lines.append(_row(name, f"same account, {history_runs} past runs", str(len(index)), auc, evaluated,
                               lambda s, src=source: src,  # type: ignore[misc]
                               lambda s, n=name: features_fn(creative_features(n, s))))  # type: ignore[misc]
+            if control:  # same strength, no creative information: is it the creatives or just a strong prior?
+                mean = sum(r * past.spend[k] for k, r in past.roas.items()) / sum(past.spend.values())
+                strength = round(statistics.fmean(p.pseudo_spend_minor
+                                                  for p in source.prior_for(list(past.features.values()))))
+                constant = ConstantPriorSource(mean, strength)
+                lines.append(_row(name, f"control: past mean ROAS {mean:.2f} for all, {strength:,} pseudo-spend",
+                                  "-", "-", evaluated, lambda s, c=constant: c,  # type: ignore[misc]
+                                  lambda s: features_for))
         else:
             history = [p.stem for p in list_scenarios() if p.stem != name]
             other = winners_from_history(history)
@@ -90,8 +115,10 @@ def main() -> None:
     parser.add_argument("--scenarios", default="new_ads_creative,new_ads,many_adsets")
     parser.add_argument("--history-runs", type=int, default=16, help="past runs of a creatives scenario")
     parser.add_argument("--ceiling", type=int, default=0, help="add a true-ROAS prior row of this strength")
+    parser.add_argument("--control", action="store_true", help="add a constant-prior row of the same strength")
     args = parser.parse_args()
-    print(table(args.scenarios.split(","), args.seeds, args.first_seed, args.history_runs, args.ceiling))
+    print(table(args.scenarios.split(","), args.seeds, args.first_seed, args.history_runs, args.ceiling,
+                args.control))
 
 
 if __name__ == "__main__":
