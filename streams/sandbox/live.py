@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -155,18 +155,7 @@ async def _play_click(
     if click_hit is not None:
         await click_hit(click)
     elif publish is not None:
-        one = DayOutcome(
-            outcome.day_index,
-            outcome.day,
-            outcome.start,
-            outcome.end,
-            outcome.currency,
-            outcome.tenant_id,
-            (),
-            (click,),
-            (),
-            (),
-        )
+        one = replace(outcome, delivery=(), clicks=(click,), contacts=(), stage_changes=())
         [event] = click_events(one, hash_key=hash_key)
         await publish(event.model_copy(update={"occurred_at": at, "produced_at": at}))
 
@@ -196,17 +185,6 @@ async def _play_stage(
         result = await webhooks.deliver([payload])
         stats.webhooks_failed += 0 if result.delivered else 1
     elif publish is not None:
-        one = DayOutcome(
-            outcome.day_index,
-            outcome.day,
-            outcome.start,
-            outcome.end,
-            outcome.currency,
-            outcome.tenant_id,
-            (),
-            (),
-            outcome.contacts,
-            (change,),
-        )
+        one = replace(outcome, delivery=(), clicks=(), stage_changes=(change,))
         [event] = stage_events(one, hash_key=hash_key)
         await publish(event.model_copy(update={"occurred_at": at, "produced_at": at}))
