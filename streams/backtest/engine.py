@@ -20,6 +20,7 @@ from streams.backtest.policies import Choice, ReplayPolicy
 from streams.backtest.records import ReplayRecord
 from streams.core.clock import EventClock
 from streams.sampler.state import GroupState
+from streams.sampler.store import platform_leads
 
 
 def first_credit(event: RevenueRecognized) -> bool:
@@ -101,7 +102,7 @@ class Replay:
             self.ledger.add_spend(event)
             self.state(event.tenant_id, event.group_id, event.spend.currency).record_spend(
                 event.entity_id, event.campaign_id, event.day, event.spend.amount_minor, event.clicks,
-                event.impressions, sum(event.platform_results.values()), event.daily_budget_minor)
+                event.impressions, platform_leads(event.platform_results), event.daily_budget_minor)
         elif isinstance(event, RevenueRecognized):
             level = self.levels.get((event.tenant_id, event.group_id), "adset")
             entity = event.adset_id if level == "adset" else event.campaign_id
