@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
@@ -103,14 +103,17 @@ async def run_market_live(
     loop = asyncio.get_running_loop()
     while not stop_event.is_set() and (max_days is None or stats.days < max_days):
         outcome = market.step()
-        day_wall, day_mono = now(), loop.time()
+        day_mono = loop.time()
         if hubspot_state is not None:
             hubspot_state.apply(outcome)
         for offset, item in _timeline(outcome, seconds_per_day):
             delay = day_mono + offset - loop.time()
             if delay > 0 and await _stopped(stop_event, delay):
                 return stats
-            played_at = day_wall + timedelta(seconds=offset)
+            # The moment it is actually played, not the scheduled one: when playing falls behind
+            # (HTTP round trips at a burst), clicks stamped by the ingress on arrival and stage
+            # changes stamped here must stay on one time line, or a deal can predate its click.
+            played_at = now()
             if isinstance(item, StageChange):
                 await _play_stage(item, outcome, played_at, publish, webhooks, hubspot_state, hash_key, stats)
             else:
