@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.core.errors import ConfigError
+from streams.core.settings import load_settings
 
 ENV_PREFIX = "ROASLOOP_EXECUTOR_"
 Policy = Literal["clamp", "block"]
@@ -53,12 +53,4 @@ class ExecutorSettings(BaseSettings):
 
 def load_executor_settings(**overrides: object) -> ExecutorSettings:
     """Read ``ROASLOOP_EXECUTOR_*``; a bad value fails naming the variable."""
-    try:
-        return ExecutorSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            field = str(err["loc"][0]) if err["loc"] else ""
-            name = ENV_PREFIX + field.upper() if field else "executor settings"
-            problems.append(f"{name}: {err['msg']}")
-        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    return load_settings(ExecutorSettings, **overrides)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.core.errors import ConfigError
+from streams.core.settings import load_settings
 from streams.sampler.coldstart import PriorConfig
 from streams.sampler.state import ModelConfig
 
@@ -60,8 +60,4 @@ class SamplerSettings(BaseSettings):
 
 def load_sampler_settings(**overrides: object) -> SamplerSettings:
     """Read ``ROASLOOP_SAMPLER_*``; a bad value fails naming the variable."""
-    try:
-        return SamplerSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = [f"{ENV_PREFIX}{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors(include_url=False)]
-        raise ConfigError("invalid sampler configuration: " + "; ".join(problems)) from None
+    return load_settings(SamplerSettings, **overrides)
