@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.dev.ports import free_port
-from streams.dev.process import die_with_parent
+from streams.dev.process import die_with_parent, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,14 +56,7 @@ class StageProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process(process, timeout)
 
     @property
     def metrics_url(self) -> str:

@@ -8,13 +8,12 @@ against it must keep idempotence (and transactions) off - :mod:`streams.core.bro
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.dev.ports import free_port, wait_for_port
-from streams.dev.process import die_with_parent
+from streams.dev.process import die_with_parent, stop_process
 
 
 @dataclass
@@ -55,14 +54,7 @@ class LocalBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout)
+        stop_process(process, timeout)
 
     @property
     def running(self) -> bool:
