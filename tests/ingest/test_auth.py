@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
 from streams.ingest.auth import AuthError, FirebaseVerifier, Forbidden, JwksCache, Principal, bearer
-from tests.ingest.jwt_issuer import PROJECT, Issuer, served_jwks
-
-
-@pytest.fixture(scope="module")
-def issuer() -> Issuer:
-    return Issuer()
-
-
-@pytest.fixture(scope="module")
-def jwks_url(issuer: Issuer) -> Iterator[str]:
-    with served_jwks(issuer) as url:
-        yield url
+from tests.ingest.jwt_issuer import PROJECT, Issuer
 
 
 @pytest.fixture

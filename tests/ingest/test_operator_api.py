@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,18 +16,7 @@ from streams.core.settings import Settings
 from streams.ingest.settings import IngestSettings
 from tests.helpers import read_records
 from tests.ingest.conftest import Ingress, ingress, stop_producer
-from tests.ingest.jwt_issuer import PROJECT, Issuer, served_jwks
-
-
-@pytest.fixture(scope="module")
-def issuer() -> Issuer:
-    return Issuer()
-
-
-@pytest.fixture(scope="module")
-def jwks_url(issuer: Issuer) -> Iterator[str]:
-    with served_jwks(issuer) as url:
-        yield url
+from tests.ingest.jwt_issuer import PROJECT, Issuer
 
 
 @pytest.fixture
