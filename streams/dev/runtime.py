@@ -109,7 +109,7 @@ async def _run_stack(options: DevOptions, settings: Settings, sandbox: Any) -> d
     clock: Clock = WallClock()
     if sandbox is not None:
         settings = load_settings(**{**settings.model_dump(), **sandbox.settings_overrides()})
-        os.environ.update(sandbox.stage_environment(options.port))
+        os.environ.update(sandbox.stage_environment())
         clock = sandbox.clock
     await prepare(settings)
     if sandbox is not None:

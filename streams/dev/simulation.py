@@ -89,7 +89,7 @@ class Sandbox:
             "default_currency": ents.currency,
         }
 
-    def stage_environment(self, ingress_port: int) -> dict[str, str]:
+    def stage_environment(self) -> dict[str, str]:
         """Stage settings for the simulated tenant (the dev process's own environment).
 
         Tolerances for *processing latency* are in simulated seconds, and a few wall milliseconds
