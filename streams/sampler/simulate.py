@@ -27,7 +27,6 @@ import numpy as np
 from streams.revenue.valuation import StageValues
 from streams.sampler.allocation import apply_hysteresis
 from streams.sampler.coldstart import external_priors
-from streams.sampler.delays import DelayModel
 from streams.sampler.policies import AllocationRequest, Oracle, Policy, make_policy
 from streams.sampler.priors.features import EntityFeatures
 from streams.sampler.priors.source import PriorSource
@@ -98,9 +97,8 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
     ents = market.entities()
     min_budget = {a.adset_id: a.min_budget_minor for a in ents.adsets()}
     config = model or ModelConfig()
-    states = {g.group_id: GroupState(ents.tenant_id, g.group_id, ents.currency, g.total_budget_minor,
-                                     delays=DelayModel(config.horizon_days, config.delay_prior_mean_days),
-                                     deal_delays=DelayModel(config.horizon_days, prior_mean_days=1.0))
+    states = {g.group_id: GroupState.for_model(ents.tenant_id, g.group_id, config, ents.currency,
+                                               g.total_budget_minor)
               for g in ents.groups}
     credit = DealLedger(StageValues.defaults(ents.currency))
     click_times: dict[str, datetime] = {}

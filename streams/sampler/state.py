@@ -10,8 +10,9 @@ The facts are what the events said, aggregated only as far as the events allow w
 
 The posterior is a pure function of these facts and "now" (forgetting and development both depend
 on age), so the same facts give the same posterior in the live stage, in simulation and in a
-replay. PostgreSQL holds the same rows (``sampler_entity_days``, ``sampler_delay_lags``); this is
-their in-memory form.
+replay. Cohorts are read in date order, so floating-point sums do not depend on the order in which
+rows came back from PostgreSQL or events arrived. PostgreSQL holds the same rows
+(``sampler_entity_days``, ``sampler_delay_lags``); this is their in-memory form.
 """
 
 from __future__ import annotations
@@ -109,12 +110,23 @@ class GroupState:
     """Value credited per click-to-credit lag (the value development curve)."""
     deal_delays: DelayModel = field(default_factory=lambda: DelayModel(prior_mean_days=1.0))
     """New deals per click-to-first-credit lag (the deal-arrival curve)."""
+    new_entity_min_budget_minor: int = 100
+    """The minimum budget an entity gets when a fact first names it (the platform's minimum)."""
+
+    @classmethod
+    def for_model(cls, tenant_id: str, group_id: str, config: ModelConfig, currency: str = "USD",
+                  total_budget_minor: int | None = None, new_entity_min_budget_minor: int = 100) -> GroupState:
+        """An empty group whose delay curves start from ``config``'s priors (live, simulated, replayed alike)."""
+        return cls(tenant_id, group_id, currency, total_budget_minor,
+                   delays=DelayModel(config.horizon_days, config.delay_prior_mean_days),
+                   deal_delays=DelayModel(config.horizon_days, prior_mean_days=1.0),
+                   new_entity_min_budget_minor=new_entity_min_budget_minor)
 
     # -- facts in ---------------------------------------------------------------------------
     def entity(self, entity_id: str, campaign_id: str) -> EntityInfo:
         info = self.entities.get(entity_id)
         if info is None:
-            info = self.entities[entity_id] = EntityInfo(entity_id, campaign_id)
+            info = self.entities[entity_id] = EntityInfo(entity_id, campaign_id, self.new_entity_min_budget_minor)
         return info
 
     def cell(self, entity_id: str, day: date) -> DayFacts:
@@ -161,7 +173,7 @@ class GroupState:
         """Forgotten, delay-developed sufficient statistics of ``entity_ids`` as of ``now``."""
         rows: list[tuple[int, float, DayFacts]] = []
         for i, e in enumerate(entity_ids):
-            for day, facts in self.days.get(e, {}).items():
+            for day, facts in sorted(self.days.get(e, {}).items()):
                 rows.append((i, cohort_age_days(now, day), facts))
         k = len(entity_ids)
         if not rows:
@@ -202,7 +214,7 @@ class GroupState:
         """Every entity's spend-response curve from its daily spend and clicks (``scale``: fair share)."""
         idx, spend, clicks, age = [], [], [], []
         for i, e in enumerate(entity_ids):
-            for day, facts in self.days.get(e, {}).items():
+            for day, facts in sorted(self.days.get(e, {}).items()):
                 idx.append(i)
                 spend.append(facts.spend_minor)
                 clicks.append(facts.clicks)
