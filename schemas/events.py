@@ -177,10 +177,21 @@ class EntityAllocation(_Part):
     posterior_high: float | None = None
 
 
+class EvidenceMark(_Part):
+    """How far into one partition a decision's evidence reached: offsets below ``next_offset``."""
+
+    topic: str = Field(description="Catalog topic name, without a deployment prefix (e.g. revenue.v1)")
+    partition: int = Field(ge=0)
+    next_offset: int = Field(ge=0)
+
+
 class AllocationDecided(Envelope):
     """The sampler's allocation of one group's budget (``decisions.v1``).
 
-    ``shares`` are the propensities used: they make off-policy evaluation possible.
+    ``shares`` are the propensities used: they make off-policy evaluation possible. ``evidence``
+    says exactly which facts the decision saw (for each partition the group's facts came from, every
+    record below ``next_offset``), so a replay can rebuild the same state however far the live
+    sampler lagged behind the topics; empty when unknown (older logs, simulations).
     """
 
     event_type: Literal["AllocationDecided"] = "AllocationDecided"
@@ -194,6 +205,7 @@ class AllocationDecided(Envelope):
     allocations: list[EntityAllocation] = Field(min_length=1)
     paused: bool = False
     reason: str = ""
+    evidence: list[EvidenceMark] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _shares_form_a_distribution(self) -> Self:

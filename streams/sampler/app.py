@@ -20,13 +20,14 @@ import structlog
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from faststream import AckPolicy
+from faststream.kafka import KafkaMessage
 
 from schemas.codec import decode
 from schemas.events import RevenueRecognized, SpendReported
 from schemas.topics import GROUP_PARTITIONS, REVENUE, SPEND, group_key
 from streams.core.errors import PoisonMessage
 from streams.core.inbox import claim
-from streams.core.naming import group_name, topic_name
+from streams.core.naming import group_name, topic_name, unprefixed
 from streams.core.stage import Resources, Stage
 from streams.sampler import store
 from streams.sampler.coldstart import external_priors
@@ -54,8 +55,12 @@ def partition_of(tenant_id: str, group_id: str, partitions: int = GROUP_PARTITIO
     return int(DefaultPartitioner()(group_key(tenant_id, group_id), list(range(partitions)), list(range(partitions))))
 
 
-async def ingest(res: Resources, rt: SamplerRuntime, event: RevenueRecognized | SpendReported) -> int | None:
-    """Apply one event in one transaction; return events since the group's last decision (None: duplicate)."""
+async def ingest(res: Resources, rt: SamplerRuntime, event: RevenueRecognized | SpendReported,
+                 position: store.Position | None = None) -> int | None:
+    """Apply one event in one transaction; return events since the group's last decision (None: duplicate).
+
+    ``position`` (where the event was read) advances the group's evidence mark in the same
+    transaction, so a decision can say exactly which records it saw."""
     model = rt.settings.model()
     minimum = rt.settings.platform_min_budget_minor
     async with res.pool.acquire() as conn, conn.transaction():
@@ -63,11 +68,11 @@ async def ingest(res: Resources, rt: SamplerRuntime, event: RevenueRecognized | 
             return None
         if isinstance(event, SpendReported):
             count = await store.touch_group(conn, event.tenant_id, event.group_id, event.campaign_id,
-                                            event.spend.currency, event.occurred_at)
+                                            event.spend.currency, event.occurred_at, position)
             await store.apply_spend(conn, event, minimum)
         else:
             count = await store.touch_group(conn, event.tenant_id, event.group_id, event.campaign_id,
-                                            event.amount.currency, event.occurred_at)
+                                            event.amount.currency, event.occurred_at, position)
             await store.apply_revenue(conn, event, model, minimum)
         now = res.clock.now()
         state = await store.load_group(conn, event.tenant_id, event.group_id, model, retention_cutoff(now, model))
@@ -84,10 +89,13 @@ async def decide_group(res: Resources, rt: SamplerRuntime, tenant_id: str, group
     async with rt.lock:
         model = rt.settings.model()
         now = res.clock.now()
-        row = await store.group_row(res.pool, tenant_id, group_id)
-        if row is None:
-            return False
-        state = await store.load_group(res.pool, tenant_id, group_id, model, retention_cutoff(now, model))
+        # One snapshot: the evidence mark and the facts must describe the same applied events,
+        # while the subscriber keeps applying new ones.
+        async with res.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            row = await store.group_row(conn, tenant_id, group_id)
+            if row is None:
+                return False
+            state = await store.load_group(conn, tenant_id, group_id, model, retention_cutoff(now, model))
         paused = await paused_for(res.pool, tenant_id, row.campaign_id)
         outcome = decide(state, row, now, rt.settings, paused, rt.prior_source)
         if outcome is None:
@@ -181,8 +189,10 @@ def make_stage(settings: SamplerSettings | None = None, prior_source: PriorSourc
         )
 
         @subscriber
-        async def handle(event: RevenueRecognized | SpendReported) -> None:
-            count = await ingest(res, rt, event)
+        async def handle(event: RevenueRecognized | SpendReported, msg: KafkaMessage) -> None:
+            record: Any = msg.raw_message
+            position = store.Position(unprefixed(res.settings, record.topic), record.partition, record.offset)
+            count = await ingest(res, rt, event, position)
             if count is None or count < rt.settings.significant_events:
                 return
             row = await store.group_row(res.pool, event.tenant_id, event.group_id)

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from schemas.events import AllocationDecided, BudgetChangeRequested, EntityAllocation
+from schemas.events import AllocationDecided, BudgetChangeRequested, EntityAllocation, EvidenceMark
 from schemas.money import Money
 from streams.core.killswitch import is_paused
 from streams.sampler.allocation import apply_hysteresis
@@ -37,6 +37,15 @@ def decision_id_for(tenant_id: str, group_id: str, now: datetime) -> str:
 
 def seed_of(decision_id: str) -> int:
     return int(hashlib.sha256(decision_id.encode()).hexdigest()[:8], 16)
+
+
+def evidence_marks(evidence: dict[str, int]) -> list[EvidenceMark]:
+    """``{"revenue.v1:3": 120}`` as the decision's sorted evidence marks."""
+    marks = []
+    for key, next_offset in evidence.items():
+        topic, _, partition = key.rpartition(":")
+        marks.append(EvidenceMark(topic=topic, partition=int(partition), next_offset=int(next_offset)))
+    return sorted(marks, key=lambda m: (m.topic, m.partition))
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,7 @@ def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSet
         event_id=decision_id, tenant_id=state.tenant_id, occurred_at=now, decision_id=decision_id,
         group_id=state.group_id, campaign_id=row.campaign_id, policy=POLICY, seed=seed,
         total_budget=Money(amount_minor=total, currency=state.currency), allocations=allocations, paused=paused,
-        reason=reason,
+        reason=reason, evidence=evidence_marks(row.evidence),
     )
     requests = () if paused else tuple(
         BudgetChangeRequested(

@@ -9,7 +9,7 @@ a rebalance needs no hand-over - the new owner reads the same rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -23,16 +23,39 @@ from streams.sampler.model import Posterior
 from streams.sampler.state import DayFacts, EntityInfo, GroupState, ModelConfig, age_days
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where an event was read: catalog topic name, partition, offset."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.topic}:{self.partition}"
+
+
 async def touch_group(conn: Conn, tenant_id: str, group_id: str, campaign_id: str, currency: str,
-                      at: datetime) -> int:
-    """Create or refresh the group row; return the events seen since its last decision."""
+                      at: datetime, position: Position | None = None) -> int:
+    """Create or refresh the group row; return the events seen since its last decision.
+
+    ``position`` advances the group's evidence mark for that partition (never backwards: a
+    redelivered older record does not move it)."""
+    key, next_offset = (position.key, position.offset + 1) if position else (None, None)
     return int(await conn.fetchval(
-        "INSERT INTO sampler_groups (tenant_id, group_id, campaign_id, currency, events_since_decision, last_event_at)"
-        " VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (tenant_id, group_id) DO UPDATE SET"
+        "INSERT INTO sampler_groups"
+        " (tenant_id, group_id, campaign_id, currency, events_since_decision, last_event_at, evidence)"
+        " VALUES ($1, $2, $3, $4, 1, $5,"
+        "  CASE WHEN $6::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object($6::text, $7::bigint) END)"
+        " ON CONFLICT (tenant_id, group_id) DO UPDATE SET"
         " events_since_decision = sampler_groups.events_since_decision + 1,"
-        " last_event_at = GREATEST(sampler_groups.last_event_at, $5), currency = $4"
+        " last_event_at = GREATEST(sampler_groups.last_event_at, $5), currency = $4,"
+        " evidence = CASE WHEN $6::text IS NULL THEN sampler_groups.evidence ELSE sampler_groups.evidence"
+        "  || jsonb_build_object($6::text, GREATEST(COALESCE((sampler_groups.evidence->>$6::text)::bigint, 0),"
+        "  $7::bigint)) END"
         " RETURNING events_since_decision",
-        tenant_id, group_id, campaign_id, currency, at,
+        tenant_id, group_id, campaign_id, currency, at, key, next_offset,
     ))
 
 
@@ -80,11 +103,16 @@ async def apply_spend(conn: Conn, event: SpendReported, min_budget_minor: int) -
     )
 
 
+def first_credit(event: RevenueRecognized) -> bool:
+    """The deal's total was zero before this credit: it counts as a new deal (a conversion)."""
+    return event.amount.amount_minor > 0 and event.credited_total_minor == event.amount.amount_minor
+
+
 async def apply_revenue(conn: Conn, event: RevenueRecognized, model: ModelConfig, min_budget_minor: int) -> None:
     """A signed credit, summed on its click's day; a deal's first credit also counts a deal."""
     t, g, e = event.tenant_id, event.group_id, event.adset_id
     amount = event.amount.amount_minor
-    new_deal = amount > 0 and event.credited_total_minor == amount
+    new_deal = first_credit(event)
     cohort_at = event.click_occurred_at or event.occurred_at
     await _entity(conn, t, g, e, event.campaign_id, min_budget_minor)
     await conn.execute(
@@ -113,6 +141,8 @@ class GroupRow:
     total_budget_minor: int | None
     events_since_decision: int
     last_decided_at: datetime | None
+    evidence: dict[str, int] = field(default_factory=dict)
+    """Per ``topic:partition``, the offset below which every one of the group's records is applied."""
 
 
 async def group_row(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: str) -> GroupRow | None:
@@ -123,7 +153,8 @@ async def group_row(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: st
 
 def _group(row: Any) -> GroupRow:
     return GroupRow(row["tenant_id"], row["group_id"], row["campaign_id"], row["currency"].strip(),
-                    row["total_budget_minor"], row["events_since_decision"], row["last_decided_at"])
+                    row["total_budget_minor"], row["events_since_decision"], row["last_decided_at"],
+                    dict(row["evidence"] or {}))
 
 
 async def all_groups(conn: Conn | asyncpg.Pool[Any]) -> list[GroupRow]:
@@ -134,12 +165,8 @@ async def load_group(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: s
                      since: date | None = None) -> GroupState:
     """Rebuild a group's in-memory state from its rows."""
     row = await group_row(conn, tenant_id, group_id)
-    state = GroupState(
-        tenant_id, group_id, currency=row.currency if row else "USD",
-        total_budget_minor=row.total_budget_minor if row else None,
-        delays=DelayModel(model.horizon_days, model.delay_prior_mean_days),
-        deal_delays=DelayModel(model.horizon_days, prior_mean_days=1.0),
-    )
+    state = GroupState.for_model(tenant_id, group_id, model, row.currency if row else "USD",
+                                 row.total_budget_minor if row else None)
     for r in await conn.fetch("SELECT * FROM sampler_entities WHERE tenant_id = $1 AND group_id = $2",
                               tenant_id, group_id):
         state.entities[r["entity_id"]] = EntityInfo(r["entity_id"], r["campaign_id"], r["min_budget_minor"],

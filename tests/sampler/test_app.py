@@ -13,6 +13,7 @@ from schemas.topics import BUDGET_REQUESTS, DECISIONS
 from streams.core.clock import ManualClock
 from streams.core.killswitch import pause
 from streams.core.settings import Settings
+from streams.sampler import store
 from streams.sampler.app import make_stage, partition_of
 from streams.sampler.settings import SamplerSettings
 from tests.helpers import read_events, running_stages, wait_until
@@ -64,6 +65,27 @@ async def test_spend_and_revenue_in_decision_and_requests_out(settings: Settings
     assert any(r.entity_id == "c" and r.requested_budget.amount_minor > 10_000 for r in requests)
     row = await db_pool.fetchrow("SELECT * FROM sampler_entities WHERE entity_id = 'c'")
     assert row["posterior_mean"] is not None and row["rate_shape"] > 0
+
+
+async def test_a_decision_logs_how_far_into_each_partition_its_evidence_reached(
+    settings: Settings, db_pool: asyncpg.Pool[Any]
+) -> None:
+    async with running_stages(settings, [make_stage(FAST)], clock=ManualClock(NOW)) as runner:
+        await evidence(runner)  # three spend and three revenue records: the sixth triggers the decision
+        [decision] = await read_events(settings, DECISIONS, min_count=1, timeout=30)
+    assert isinstance(decision, AllocationDecided)
+    p = partition_of("acme", "g1")
+    assert [(m.topic, m.partition, m.next_offset) for m in decision.evidence] == [
+        ("revenue.v1", p, 3), ("spend.v1", p, 3)]
+
+
+async def test_the_evidence_mark_never_moves_back_for_a_redelivered_record(db_pool: asyncpg.Pool[Any]) -> None:
+    async with db_pool.acquire() as conn:
+        for offset in (4, 9, 2):
+            await store.touch_group(conn, "acme", "g1", "g1", "USD", NOW, store.Position("spend.v1", 5, offset))
+        await store.touch_group(conn, "acme", "g1", "g1", "USD", NOW, store.Position("revenue.v1", 5, 0))
+        row = await store.group_row(conn, "acme", "g1")
+    assert row is not None and row.evidence == {"spend.v1:5": 10, "revenue.v1:5": 1}
 
 
 async def test_paused_tenant_gets_a_logged_decision_and_no_requests(settings: Settings,
