@@ -65,10 +65,17 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if args.report:
         backtest.write_report(Path(args.report))
         print(f"report written to {args.report}", file=sys.stderr)
+    meta = backtest.data["meta"]
+    if meta["incomplete_evidence"]:
+        print(f"warning: {meta['incomplete_evidence']} decision(s) replayed without every fact the live sampler "
+              "had seen (the range starts after some of them, or records are missing)", file=sys.stderr)
     if args.json:
         json.dump(backtest.data, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        from streams.backtest.report import agreement
+
+        print(f"identical to the logged decisions: {agreement(meta)}")
         for policy in backtest.data["policies"]:
             for e in policy["estimates"]:
                 print(f"{policy['policy']:<16} {e['estimator']:<6} {e['value']:8.3f} "

@@ -9,6 +9,7 @@ budgets pass the executor's guardrails against that policy's own audit trail.
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
 from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,13 +20,9 @@ from streams.backtest.guardrails import GuardedBudgets, Intervention
 from streams.backtest.policies import Choice, ReplayPolicy
 from streams.backtest.records import ReplayRecord
 from streams.core.clock import EventClock
-from streams.sampler.state import GroupState
-from streams.sampler.store import platform_leads
-
-
-def first_credit(event: RevenueRecognized) -> bool:
-    """The deal's total was zero before this credit: it counts as a new conversion."""
-    return event.amount.amount_minor > 0 and event.credited_total_minor == event.amount.amount_minor
+from streams.sampler.settings import SamplerSettings, load_sampler_settings
+from streams.sampler.state import GroupState, retention_cutoff
+from streams.sampler.store import first_credit, platform_leads
 
 
 @dataclass(frozen=True)
@@ -70,24 +67,60 @@ class ReplayResult:
     events: int
     first_at: datetime | None
     last_at: datetime | None
+    incomplete_evidence: int = 0
+    """Decisions replayed before every fact they logged as seen had arrived (a range that starts
+    mid-stream, or records lost): their policies saw less than the live sampler did."""
+
+    def same_as_logged(self) -> dict[str, int]:
+        """Per policy, how many decisions equal the logged one in every share and budget: the logged
+        policy with its logged seeds should match all of them (a replay that reproduces the log)."""
+        logged = [(tuple(a.share for a in d.event.allocations), tuple(a.budget_minor for a in d.event.allocations))
+                  for d in self.logged]
+        return {run.name: sum((d.choice.shares, d.choice.budgets) == expected
+                              for d, expected in zip(run.decisions, logged, strict=True))
+                for run in self.runs}
+
+
+MAX_WAITING_DECISIONS = 10_000
+"""Decisions held back for their evidence at once; past this the oldest is decided with what has arrived."""
+MAX_PENDING_FACTS = 200_000
+"""Facts held per group for its next decision; past this the oldest are applied (never in practice:
+the live sampler decides every group at least every ``schedule_seconds``)."""
 
 
 class Replay:
-    def __init__(self, policies: Sequence[ReplayPolicy]) -> None:
+    """Feeds records in order; decides at each logged decision once the facts it saw have arrived.
+
+    A live decision saw the facts its consumer had applied, which is not "every fact older than the
+    decision": the consumer lags, and a fact stamped before the decision may have been applied
+    after it. A decision that logs its ``evidence`` (per partition, the offset below which every
+    record had been applied) is therefore held until the stream has passed those offsets, and the
+    group's state gets exactly the facts below them - the state the live sampler had. Facts past
+    the marks wait for the next decision. A decision without evidence (older logs) sees every fact
+    of its group that came before it in the stream.
+    """
+
+    def __init__(self, policies: Sequence[ReplayPolicy], sampler: SamplerSettings | None = None) -> None:
         self.runs = [PolicyRun(p.name) for p in policies]
         self.policies = list(policies)
+        self.sampler = sampler or load_sampler_settings()
+        self.model = self.sampler.model()
         self.clock = EventClock()
         self.ledger = Ledger()
         self.states: dict[GroupKey, GroupState] = {}
         self.levels: dict[GroupKey, str] = {}
+        self.pending: dict[GroupKey, list[ReplayRecord]] = defaultdict(list)
+        self.waiting: deque[AllocationDecided] = deque()
+        self.seen: dict[tuple[str, int], int] = {}
         self.logged: list[LoggedDecision] = []
         self.events = 0
+        self.incomplete = 0
         self.first_at: datetime | None = None
 
-    def state(self, tenant: str, group: str, currency: str) -> GroupState:
-        key = (tenant, group)
+    def state(self, key: GroupKey, currency: str) -> GroupState:
         if key not in self.states:
-            self.states[key] = GroupState(tenant_id=tenant, group_id=group, currency=currency)
+            self.states[key] = GroupState.for_model(*key, self.model, currency,
+                                                    new_entity_min_budget_minor=self.sampler.platform_min_budget_minor)
         return self.states[key]
 
     def feed(self, record: ReplayRecord) -> None:
@@ -97,28 +130,74 @@ class Replay:
             self.first_at = event.occurred_at
             self.clock.set(event.occurred_at)
         self.clock.observe(event.occurred_at)
-        if isinstance(event, SpendReported):
-            self.levels[(event.tenant_id, event.group_id)] = event.entity_level
-            self.ledger.add_spend(event)
-            self.state(event.tenant_id, event.group_id, event.spend.currency).record_spend(
-                event.entity_id, event.campaign_id, event.day, event.spend.amount_minor, event.clicks,
-                event.impressions, platform_leads(event.platform_results), event.daily_budget_minor)
-        elif isinstance(event, RevenueRecognized):
-            level = self.levels.get((event.tenant_id, event.group_id), "adset")
-            entity = event.adset_id if level == "adset" else event.campaign_id
-            self.ledger.add_revenue(event, entity)
-            self.state(event.tenant_id, event.group_id, event.amount.currency).record_revenue(
-                entity, event.campaign_id, event.amount.amount_minor, event.occurred_at, event.click_occurred_at,
-                new_deal=first_credit(event))
+        position = (record.topic, record.partition)
+        self.seen[position] = max(self.seen.get(position, -1), record.offset)
+        if isinstance(event, SpendReported | RevenueRecognized):
+            key = (event.tenant_id, event.group_id)
+            if isinstance(event, SpendReported):
+                self.levels[key] = event.entity_level
+                self.ledger.add_spend(event)
+            else:
+                self.ledger.add_revenue(event, self._entity_of(event))
+            pending = self.pending[key]
+            pending.append(record)
+            if len(pending) > MAX_PENDING_FACTS:
+                self._apply(key, [pending.pop(0)])
         elif isinstance(event, AllocationDecided):
-            self.decide(event)
+            self.waiting.append(event)
+        while self.waiting and (self._arrived(self.waiting[0]) or len(self.waiting) > MAX_WAITING_DECISIONS):
+            self._decide(self.waiting.popleft())
 
-    def decide(self, event: AllocationDecided) -> None:
+    def finish(self) -> ReplayResult:
+        """Decide whatever still waits (its evidence is not in the stream) and return the result."""
+        while self.waiting:
+            self._decide(self.waiting.popleft())
+        return ReplayResult(self.logged, self.runs, self.ledger, self.events, self.first_at,
+                            self.clock.now() if self.first_at else None, self.incomplete)
+
+    def _entity_of(self, event: RevenueRecognized) -> str:
+        level = self.levels.get((event.tenant_id, event.group_id), "adset")
+        return event.adset_id if level == "adset" else event.campaign_id
+
+    def _arrived(self, decision: AllocationDecided) -> bool:
+        """Has the stream passed every offset the decision's evidence names?"""
+        return all(self.seen.get((m.topic, m.partition), -1) >= m.next_offset - 1 for m in decision.evidence)
+
+    def _apply(self, key: GroupKey, facts: Iterable[ReplayRecord]) -> None:
+        for record in facts:
+            event = record.event
+            if isinstance(event, SpendReported):
+                self.state(key, event.spend.currency).record_spend(
+                    event.entity_id, event.campaign_id, event.day, event.spend.amount_minor, event.clicks,
+                    event.impressions, platform_leads(event.platform_results), event.daily_budget_minor)
+            elif isinstance(event, RevenueRecognized):
+                self.state(key, event.amount.currency).record_revenue(
+                    self._entity_of(event), event.campaign_id, event.amount.amount_minor, event.occurred_at,
+                    event.click_occurred_at, new_deal=first_credit(event))
+
+    def _catch_up(self, key: GroupKey, decision: AllocationDecided) -> None:
+        """Apply the group's pending facts the decision saw; keep the rest for later decisions."""
+        pending = self.pending.pop(key, [])
+        if not decision.evidence:
+            self._apply(key, pending)
+            return
+        marks = {(m.topic, m.partition): m.next_offset for m in decision.evidence}
+        seen = [r for r in pending if r.offset < marks.get((r.topic, r.partition), 0)]
+        self._apply(key, seen)
+        later = [r for r in pending if r.offset >= marks.get((r.topic, r.partition), 0)]
+        if later:
+            self.pending[key] = later
+        if not self._arrived(decision):
+            self.incomplete += 1
+
+    def _decide(self, event: AllocationDecided) -> None:
         key = (event.tenant_id, event.group_id)
         self.levels.setdefault(key, event.entity_level)
-        state = self.state(event.tenant_id, event.group_id, event.total_budget.currency)
+        self._catch_up(key, event)
+        now = event.occurred_at
+        state = self.state(key, event.total_budget.currency)
+        state.prune(retention_cutoff(now, self.model))  # the live stage loads only these cohorts
         state.total_budget_minor = event.total_budget.amount_minor
-        now = self.clock.now()
         ids = tuple(a.entity_id for a in event.allocations)
         self.logged.append(LoggedDecision(event, tuple(self.ledger.roas_so_far(key, e) for e in ids)))
         initial = {a.entity_id: a.previous_budget_minor for a in event.allocations}
@@ -131,20 +210,18 @@ class Replay:
             run.decisions.append(PolicyDecision(event.decision_id, now, key, choice,
                                                 tuple(applied[e] for e in ids)))
 
-    def result(self) -> ReplayResult:
-        return ReplayResult(self.logged, self.runs, self.ledger, self.events, self.first_at,
-                            self.clock.now() if self.first_at else None)
 
-
-async def replay_async(records: AsyncIterable[ReplayRecord], policies: Sequence[ReplayPolicy]) -> ReplayResult:
-    run = Replay(policies)
+async def replay_async(records: AsyncIterable[ReplayRecord], policies: Sequence[ReplayPolicy],
+                       sampler: SamplerSettings | None = None) -> ReplayResult:
+    run = Replay(policies, sampler)
     async for record in records:
         run.feed(record)
-    return run.result()
+    return run.finish()
 
 
-def replay_records(records: Iterable[ReplayRecord], policies: Sequence[ReplayPolicy]) -> ReplayResult:
-    run = Replay(policies)
+def replay_records(records: Iterable[ReplayRecord], policies: Sequence[ReplayPolicy],
+                   sampler: SamplerSettings | None = None) -> ReplayResult:
+    run = Replay(policies, sampler)
     for record in records:
         run.feed(record)
-    return run.result()
+    return run.finish()

@@ -30,7 +30,8 @@ def summary(result: ReplayResult, estimates: list[PolicyEstimate], *, horizon: t
     starts = [w.start for w in windows(result, horizon) if sum(w.spend) > 0 or sum(w.revenue) != 0]
     return {
         "meta": {**(meta or {}), "events": result.events, "decisions": len(result.logged),
-                 "currency": result.ledger.currency,
+                 "currency": result.ledger.currency, "same_as_logged": result.same_as_logged(),
+                 "incomplete_evidence": result.incomplete_evidence,
                  "first_event_at": result.first_at.isoformat() if result.first_at else None,
                  "last_event_at": result.last_at.isoformat() if result.last_at else None},
         "policies": [pe.as_dict() for pe in estimates],
@@ -83,6 +84,20 @@ def _money(minor: float, currency: str | None) -> str:
     return f"{minor / 100:,.2f} {currency or ''}".strip()
 
 
+def agreement(meta: dict[str, Any]) -> str:
+    """``thompson 75/75, equal 3/75``: per policy, the decisions identical to the logged ones."""
+    return ", ".join(f"{name} {n}/{meta['decisions']}" for name, n in meta["same_as_logged"].items())
+
+
+def _evidence_warning(meta: dict[str, Any]) -> str:
+    n = meta["incomplete_evidence"]
+    if not n:
+        return ""
+    return (f'<p class="warning"><strong>{n} decision(s)</strong> were replayed without every fact the live '
+            "sampler had seen (the range starts after some of them, or records are missing): policies saw "
+            "less than the live sampler there.</p>")
+
+
 def render_html(data: dict[str, Any], result: ReplayResult) -> str:
     currency = data["meta"]["currency"]
     est_rows = []
@@ -110,7 +125,9 @@ th{{background:#f3f3f3}} svg{{max-width:100%;height:auto}}</style>
 <h1>roasloop backtest</h1>
 <p>{meta['events']:,} events, {meta['decisions']:,} logged decisions, {html.escape(str(meta['first_event_at']))} to
 {html.escape(str(meta['last_event_at']))}.
+Decisions identical to the logged ones: {html.escape(agreement(meta))}.
 Value = expected pipeline ROAS per unit of budget; revenue = value x spend.</p>
+{_evidence_warning(meta)}
 <section id="estimates"><h2>Off-policy estimates</h2>
 {_table(est_rows, ["policy", "estimator", "value (ROAS)", "95% CI", "pipeline revenue", "ESS", "rounds",
                    "clipped", "warnings"])}</section>

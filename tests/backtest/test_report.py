@@ -94,3 +94,13 @@ async def test_same_seed_gives_the_same_report_numbers() -> None:
     a = await run_backtest(_records(), options)
     b = await run_backtest(_records(), options)
     assert a.data["policies"] == b.data["policies"]
+
+
+def test_the_report_says_how_many_logged_decisions_each_policy_reproduces(backtest: Backtest) -> None:
+    meta = backtest.data["meta"]
+    n = meta["decisions"]
+    assert n > 0 and meta["same_as_logged"]["logged"] == n
+    assert meta["same_as_logged"]["bernoulli-ts"] == n  # the logged policy, with the logged seeds
+    assert meta["same_as_logged"]["equal"] < n
+    assert f"bernoulli-ts {n}/{n}" in backtest.html()
+    assert meta["incomplete_evidence"] == 0 and 'class="warning"' not in backtest.html()
