@@ -38,6 +38,19 @@ log = structlog.get_logger("roasloop.dev.simulation")
 
 DEFAULT_SCENARIO = "fast_small"
 
+SAMPLER_ENVIRONMENT = {
+    # The sampler's delay prior describes a B2B pipeline (deals progress over a week or more).
+    # The dev market is compressed: its stage changes follow clicks within hours, and a 7-day
+    # prior would call most of the value still to come for days, until the observed lags outweigh
+    # it. This is the operator's knowledge of their sales cycle.
+    "ROASLOOP_SAMPLER_DELAY_PRIOR_MEAN_DAYS": "0.5",
+    # Decide every 6 simulated hours (the executor's 20%-per-6-hours window) rather than hourly:
+    # at a few wall seconds per day, hourly decisions would be pure CPU load.
+    "ROASLOOP_SAMPLER_SCHEDULE_SECONDS": "21600",
+}
+"""The dev sampler's settings; a replay of a dev run needs the same (``roasloop replay`` reads them
+from the environment, as the stage does)."""
+
 
 @dataclass
 class Sandbox:
@@ -108,14 +121,7 @@ class Sandbox:
             "ROASLOOP_INGEST_HUBSPOT_DEFAULT_TENANT": ents.tenant_id,
             "ROASLOOP_INGEST_RATE_LIMIT_PER_SECOND": "5000",
             "ROASLOOP_INGEST_RATE_LIMIT_BURST": "5000",
-            # The sampler's delay prior describes a B2B pipeline (deals progress over a week or
-            # more). The dev market is compressed: its stage changes follow clicks within hours,
-            # and a 7-day prior would call most of the value still to come for days, until the
-            # observed lags outweigh it. This is the operator's knowledge of their sales cycle.
-            "ROASLOOP_SAMPLER_DELAY_PRIOR_MEAN_DAYS": "0.5",
-            # Decide every 6 simulated hours (the executor's 20%-per-6-hours window) rather than
-            # hourly: at a few wall seconds per day, hourly decisions would be pure CPU load.
-            "ROASLOOP_SAMPLER_SCHEDULE_SECONDS": "21600",
+            **SAMPLER_ENVIRONMENT,
         }
 
     async def seed(self, settings: Settings) -> None:

@@ -4,6 +4,9 @@ A shortened ``roasloop dev``: real processes and servers, nothing mocked. Money 
 every stage, and the budget must move toward the ad set the market knows is best. 70 s at 4 s a
 day is 17 simulated days: at 50 s most runs end with the best ad set at ~0.9 of the budget, but
 the market's own luck sometimes leaves the two better ad sets close for the first 12 days.
+
+The run uses the session's broker and database under its own topic prefix and schema, so its
+topics outlive it and the backtest can replay what the live sampler decided.
 """
 
 from __future__ import annotations
@@ -12,30 +15,62 @@ import json
 import os
 import subprocess
 import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from schemas.events import AllocationDecided
+from streams.backtest.engine import replay_async
+from streams.backtest.kafka_source import read_range
+from streams.backtest.policies import policy_by_name
+from streams.backtest.records import TimeRange
+from streams.core.naming import unprefixed
+from streams.core.settings import Settings, load_settings
 from streams.dev.ports import free_port
+from streams.dev.simulation import SAMPLER_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@dataclass(frozen=True)
+class DevRun:
+    summary: dict[str, Any]
+    settings: Settings
+    started: datetime
+    ended: datetime
+
+
 @pytest.fixture(scope="module")
-def summary() -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+def run(kafka_bootstrap: str, pg_url: str) -> DevRun:
+    run_id = uuid.uuid4().hex[:8]
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": pg_url,
+           "ROASLOOP_TOPIC_PREFIX": f"e2e{run_id}.", "ROASLOOP_DATABASE_SCHEMA": f"e2e_{run_id}",
+           "ROASLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000", "ROASLOOP_KAFKA_HEARTBEAT_INTERVAL_MS": "1000"}
+    started = datetime.now(UTC)
     result = subprocess.run(
         [sys.executable, "-m", "streams.cli", "dev", "--duration", "70", "--seconds-per-day", "4", "--json",
          "--port", str(free_port())],
         cwd=ROOT, capture_output=True, text=True, timeout=300, env=env,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    parsed: dict[str, object] = json.loads(result.stdout)
-    return parsed
+    settings = load_settings(kafka_bootstrap_servers=kafka_bootstrap, database_url=pg_url,
+                             topic_prefix=f"e2e{run_id}.", database_schema=f"e2e_{run_id}")
+    return DevRun(json.loads(result.stdout), settings, started, datetime.now(UTC))
+
+
+@pytest.fixture(scope="module")
+def summary(run: DevRun) -> dict[str, Any]:
+    """The run's summary, its topics named as in the catalog (without the run's prefix)."""
+    topics = {unprefixed(run.settings, name): count for name, count in run.summary["topics"].items()}
+    return {**run.summary, "topics": topics}
 
 
 @pytest.mark.e2e
-def test_money_flows_through_every_stage(summary: dict[str, object]) -> None:
+def test_money_flows_through_every_stage(summary: dict[str, Any]) -> None:
     topics = summary["topics"]
     assert isinstance(topics, dict)
     for name in ("clicks.v1", "crm.deal-stage.v1", "conversions.attributed.v1", "revenue.v1", "spend.v1",
@@ -52,6 +87,27 @@ def test_money_flows_through_every_stage(summary: dict[str, object]) -> None:
 
 
 @pytest.mark.e2e
-def test_budget_moves_toward_the_truly_best_ad_set(summary: dict[str, object]) -> None:
+def test_budget_moves_toward_the_truly_best_ad_set(summary: dict[str, Any]) -> None:
     [campaign] = summary["campaigns"]  # type: ignore[misc]
     assert campaign["best_share_end"] > campaign["best_share_start"] + 0.05, campaign
+
+
+@pytest.mark.e2e
+async def test_replaying_the_run_with_the_logged_policy_and_seed_reproduces_every_decision(
+    run: DevRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live sampler decided while lagging behind its topics; its logged evidence lets the replay
+    rebuild exactly the state each decision saw, so ``thompson`` with the logged seeds decides the same."""
+    for name, value in SAMPLER_ENVIRONMENT.items():  # the dev sampler's settings, as an analyst would set them
+        monkeypatch.setenv(name, value)
+    records = read_range(run.settings, TimeRange(run.started - timedelta(minutes=1), run.ended + timedelta(minutes=1)))
+    result = await replay_async(records, [policy_by_name("thompson"), policy_by_name("thompson@7")])
+    logged = [d.event for d in result.logged]
+    assert len(logged) >= 20, "too few decisions to say anything"
+    assert all(isinstance(d, AllocationDecided) and d.evidence for d in logged)
+    assert result.incomplete_evidence == 0
+    expected = [(tuple(a.share for a in d.allocations), tuple(a.budget_minor for a in d.allocations)) for d in logged]
+    replayed = [(d.choice.shares, d.choice.budgets) for d in result.runs[0].decisions]
+    mismatched = [d.decision_id for d, r, e in zip(logged, replayed, expected, strict=True) if r != e]
+    assert not mismatched, f"{len(mismatched)} of {len(logged)} decisions differ, first {mismatched[:3]}"
+    assert [(d.choice.shares, d.choice.budgets) for d in result.runs[1].decisions] != expected  # the seed matters
