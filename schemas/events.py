@@ -206,6 +206,7 @@ class AllocationDecided(Envelope):
     paused: bool = False
     reason: str = ""
     evidence: list[EvidenceMark] = Field(default_factory=list)
+    settings_digest: str | None = Field(default=None, description="Fingerprint of the sampler settings used")
 
     @model_validator(mode="after")
     def _shares_form_a_distribution(self) -> Self:

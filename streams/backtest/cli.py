@@ -53,6 +53,7 @@ def _records(args: argparse.Namespace) -> AsyncIterator[ReplayRecord] | Iterable
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    from streams.backtest.report import agreement, warnings
     from streams.backtest.run import BacktestOptions, run_backtest
 
     options = BacktestOptions(
@@ -66,15 +67,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         backtest.write_report(Path(args.report))
         print(f"report written to {args.report}", file=sys.stderr)
     meta = backtest.data["meta"]
-    if meta["incomplete_evidence"]:
-        print(f"warning: {meta['incomplete_evidence']} decision(s) replayed without every fact the live sampler "
-              "had seen (the range starts after some of them, or records are missing)", file=sys.stderr)
+    for warning in warnings(meta):
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         json.dump(backtest.data, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        from streams.backtest.report import agreement
-
         print(f"identical to the logged decisions: {agreement(meta)}")
         for policy in backtest.data["policies"]:
             for e in policy["estimates"]:

@@ -71,6 +71,10 @@ class ReplayResult:
     """Decisions replayed before every fact they logged as seen had arrived (a range that starts
     mid-stream, or records lost): their policies saw less than the live sampler did."""
 
+    other_settings: int = 0
+    """Decisions the live sampler made with other settings than this replay's (by their logged
+    ``settings_digest``): the logged policy cannot reproduce them."""
+
     def same_as_logged(self) -> dict[str, int]:
         """Per policy, how many decisions equal the logged one in every share and budget: the logged
         policy with its logged seeds should match all of them (a replay that reproduces the log)."""
@@ -115,6 +119,8 @@ class Replay:
         self.logged: list[LoggedDecision] = []
         self.events = 0
         self.incomplete = 0
+        self.other_settings = 0
+        self.digest = self.sampler.decision_digest()
         self.first_at: datetime | None = None
 
     def state(self, key: GroupKey, currency: str) -> GroupState:
@@ -153,7 +159,7 @@ class Replay:
         while self.waiting:
             self._decide(self.waiting.popleft())
         return ReplayResult(self.logged, self.runs, self.ledger, self.events, self.first_at,
-                            self.clock.now() if self.first_at else None, self.incomplete)
+                            self.clock.now() if self.first_at else None, self.incomplete, self.other_settings)
 
     def _entity_of(self, event: RevenueRecognized) -> str:
         level = self.levels.get((event.tenant_id, event.group_id), "adset")
@@ -193,6 +199,7 @@ class Replay:
     def _decide(self, event: AllocationDecided) -> None:
         key = (event.tenant_id, event.group_id)
         self.levels.setdefault(key, event.entity_level)
+        self.other_settings += event.settings_digest not in (None, self.digest)
         self._catch_up(key, event)
         now = event.occurred_at
         state = self.state(key, event.total_budget.currency)

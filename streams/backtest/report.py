@@ -31,7 +31,7 @@ def summary(result: ReplayResult, estimates: list[PolicyEstimate], *, horizon: t
     return {
         "meta": {**(meta or {}), "events": result.events, "decisions": len(result.logged),
                  "currency": result.ledger.currency, "same_as_logged": result.same_as_logged(),
-                 "incomplete_evidence": result.incomplete_evidence,
+                 "incomplete_evidence": result.incomplete_evidence, "other_sampler_settings": result.other_settings,
                  "first_event_at": result.first_at.isoformat() if result.first_at else None,
                  "last_event_at": result.last_at.isoformat() if result.last_at else None},
         "policies": [pe.as_dict() for pe in estimates],
@@ -89,13 +89,20 @@ def agreement(meta: dict[str, Any]) -> str:
     return ", ".join(f"{name} {n}/{meta['decisions']}" for name, n in meta["same_as_logged"].items())
 
 
+def warnings(meta: dict[str, Any]) -> list[str]:
+    """Why a replay may not be comparable with the live run, in words for a person."""
+    out = []
+    if n := meta["incomplete_evidence"]:
+        out.append(f"{n} decision(s) were replayed without every fact the live sampler had seen (the range "
+                   "starts after some of them, or records are missing): policies saw less than it did there")
+    if n := meta["other_sampler_settings"]:
+        out.append(f"{n} decision(s) were made with other sampler settings than this replay's: set the live "
+                   "sampler's ROASLOOP_SAMPLER_* variables to replay with the same model")
+    return out
+
+
 def _evidence_warning(meta: dict[str, Any]) -> str:
-    n = meta["incomplete_evidence"]
-    if not n:
-        return ""
-    return (f'<p class="warning"><strong>{n} decision(s)</strong> were replayed without every fact the live '
-            "sampler had seen (the range starts after some of them, or records are missing): policies saw "
-            "less than the live sampler there.</p>")
+    return "".join(f'<p class="warning">{html.escape(w)}.</p>' for w in warnings(meta))
 
 
 def render_html(data: dict[str, Any], result: ReplayResult) -> str:

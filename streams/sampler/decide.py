@@ -94,7 +94,7 @@ def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSet
         event_id=decision_id, tenant_id=state.tenant_id, occurred_at=now, decision_id=decision_id,
         group_id=state.group_id, campaign_id=row.campaign_id, policy=POLICY, seed=seed,
         total_budget=Money(amount_minor=total, currency=state.currency), allocations=allocations, paused=paused,
-        reason=reason, evidence=evidence_marks(row.evidence),
+        reason=reason, evidence=evidence_marks(row.evidence), settings_digest=settings.decision_digest(),
     )
     requests = () if paused else tuple(
         BudgetChangeRequested(

@@ -8,7 +8,9 @@ defaults, so what the README table measures offline is what runs live.
 
 from __future__ import annotations
 
-from dataclasses import replace
+import hashlib
+import json
+from dataclasses import asdict, replace
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +45,16 @@ class SamplerSettings(BaseSettings):
     schedule_seconds: float = Field(default=3600.0, gt=0, description="Decide every group at least this often")
     debounce_seconds: float = Field(default=300.0, ge=0, description="Least time between evidence-driven decisions")
     significant_events: int = Field(default=20, ge=1, description="New events that trigger a decision")
+
+    def decision_digest(self) -> str:
+        """A fingerprint of every setting a decision depends on (not the scheduling ones).
+
+        Logged with each decision, so a replay can tell that it runs other settings than the
+        live sampler did - the one reason a replay with the logged seeds would not reproduce."""
+        relevant = {"model": asdict(self.model()), "hysteresis": self.hysteresis,
+                    "min_change_minor": self.min_change_minor,
+                    "platform_min_budget_minor": self.platform_min_budget_minor}
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
     def model(self) -> ModelConfig:
         return ModelConfig(

@@ -11,6 +11,8 @@ from schemas.topics import topic_for
 from streams.backtest.engine import replay_records
 from streams.backtest.policies import Choice, Logged
 from streams.backtest.records import ReplayRecord, to_ms
+from streams.backtest.report import summary, warnings
+from streams.sampler.settings import load_sampler_settings
 from streams.sampler.state import GroupState
 from tests.backtest.factories import at, decision, revenue, spend
 
@@ -70,3 +72,15 @@ def test_a_decision_without_evidence_sees_every_fact_before_it_in_the_stream() -
                       (spend("b", at(3), 200), 1), (decided(at(4), None), 1)])
     replay_records(stream, [spy])
     assert spy.seen == [{"a": 100}, {"a": 100, "b": 200}]
+
+
+def test_decisions_made_with_other_sampler_settings_are_counted() -> None:
+    ours = load_sampler_settings().decision_digest()
+    stream = records([(spend("a", at(1), 100), 0),
+                      (decided(at(2), 1).model_copy(update={"settings_digest": ours}), 0),
+                      (decided(at(3), 1).model_copy(update={"settings_digest": "0123456789abcdef"}), 1),
+                      (decided(at(4), 1), 2)])  # no digest: an older log, nothing to compare
+    result = replay_records(stream, [SpendSeen()])
+    assert result.other_settings == 1
+    data = summary(result, [])
+    assert any("other sampler settings" in w for w in warnings(data["meta"]))

@@ -105,7 +105,7 @@ async def test_replaying_the_run_with_the_logged_policy_and_seed_reproduces_ever
     logged = [d.event for d in result.logged]
     assert len(logged) >= 20, "too few decisions to say anything"
     assert all(isinstance(d, AllocationDecided) and d.evidence for d in logged)
-    assert result.incomplete_evidence == 0
+    assert result.incomplete_evidence == 0 and result.other_settings == 0
     expected = [(tuple(a.share for a in d.allocations), tuple(a.budget_minor for a in d.allocations)) for d in logged]
     replayed = [(d.choice.shares, d.choice.budgets) for d in result.runs[0].decisions]
     mismatched = [d.decision_id for d, r, e in zip(logged, replayed, expected, strict=True) if r != e]

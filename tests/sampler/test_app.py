@@ -77,6 +77,7 @@ async def test_a_decision_logs_how_far_into_each_partition_its_evidence_reached(
     p = partition_of("acme", "g1")
     assert [(m.topic, m.partition, m.next_offset) for m in decision.evidence] == [
         ("revenue.v1", p, 3), ("spend.v1", p, 3)]
+    assert decision.settings_digest == FAST.decision_digest() != SamplerSettings().decision_digest()
 
 
 async def test_the_evidence_mark_never_moves_back_for_a_redelivered_record(db_pool: asyncpg.Pool[Any]) -> None:
