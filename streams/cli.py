@@ -79,6 +79,7 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     options = DevOptions(
         port=args.port, duration=args.duration, simulate=args.simulate, scenario=args.scenario,
         seed=args.seed, as_json=args.json, seconds_per_day=args.seconds_per_day,
+        export=Path(args.export) if args.export else None,
     )
     return run_dev(options)
 
@@ -115,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--seconds-per-day", type=float, default=6.0, help="market time compression")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--export", metavar="FILE.jsonl", default=None,
+                   help="on stopping, write the run's spend, revenue and decisions for `roasloop replay --from-file`")
     p.set_defaults(func=_cmd_dev)
 
     for module_name in COMMAND_MODULES:

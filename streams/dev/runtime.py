@@ -16,6 +16,8 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -44,6 +46,8 @@ class DevOptions:
     seed: int = 7
     as_json: bool = False
     seconds_per_day: float = 6.0
+    export: Path | None = None
+    """Where to write the run's replayable records on stopping (the local broker's topics die with it)."""
 
 
 @contextlib.contextmanager
@@ -106,6 +110,7 @@ async def run_async(options: DevOptions, settings: Settings) -> dict[str, Any]:
 
 
 async def _run_stack(options: DevOptions, settings: Settings, sandbox: Any) -> dict[str, Any]:
+    started = datetime.now(UTC)
     clock: Clock = WallClock()
     if sandbox is not None:
         settings = load_settings(**{**settings.model_dump(), **sandbox.settings_overrides()})
@@ -135,7 +140,24 @@ async def _run_stack(options: DevOptions, settings: Settings, sandbox: Any) -> d
             await asyncio.sleep(1.0)  # let in-flight events settle before reading the topics
             summary.update(await sandbox.summary(settings))
     summary["topics"] = await topic_counts(settings)
+    if options.export is not None:
+        await export_run(settings, options.export, started)
     return summary
+
+
+async def export_run(settings: Settings, path: Path, started: datetime) -> None:
+    """Write the run's replayable records and say how to replay them with the run's sampler settings."""
+    from streams.backtest.export import write_jsonl
+    from streams.backtest.kafka_source import read_range
+    from streams.backtest.records import TimeRange
+    from streams.dev.simulation import SAMPLER_ENVIRONMENT
+
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    count = await write_jsonl(read_range(settings, TimeRange(started - timedelta(minutes=1), end)), path)
+    env = " ".join(f"{k}={v}" for k, v in SAMPLER_ENVIRONMENT.items())
+    print(f"roasloop dev: {count} records written to {path}; replay them with the dev sampler's settings:\n"
+          f"  {env} roasloop replay --from-file {path} --from {started - timedelta(minutes=1):%Y-%m-%dT%H:%M:%SZ}"
+          f" --to {end:%Y-%m-%dT%H:%M:%SZ} --policy thompson --report report.html", file=sys.stderr)
 
 
 def run_dev(options: DevOptions) -> int:

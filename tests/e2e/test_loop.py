@@ -42,24 +42,27 @@ class DevRun:
     settings: Settings
     started: datetime
     ended: datetime
+    export: Path
+    stderr: str
 
 
 @pytest.fixture(scope="module")
-def run(kafka_bootstrap: str, pg_url: str) -> DevRun:
+def run(kafka_bootstrap: str, pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> DevRun:
     run_id = uuid.uuid4().hex[:8]
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": pg_url,
            "ROASLOOP_TOPIC_PREFIX": f"e2e{run_id}.", "ROASLOOP_DATABASE_SCHEMA": f"e2e_{run_id}",
            "ROASLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000", "ROASLOOP_KAFKA_HEARTBEAT_INTERVAL_MS": "1000"}
     started = datetime.now(UTC)
+    export = tmp_path_factory.mktemp("dev") / "run.jsonl"
     result = subprocess.run(
         [sys.executable, "-m", "streams.cli", "dev", "--duration", "70", "--seconds-per-day", "4", "--json",
-         "--port", str(free_port())],
+         "--port", str(free_port()), "--export", str(export)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, env=env,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     settings = load_settings(kafka_bootstrap_servers=kafka_bootstrap, database_url=pg_url,
                              topic_prefix=f"e2e{run_id}.", database_schema=f"e2e_{run_id}")
-    return DevRun(json.loads(result.stdout), settings, started, datetime.now(UTC))
+    return DevRun(json.loads(result.stdout), settings, started, datetime.now(UTC), export, result.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +114,22 @@ async def test_replaying_the_run_with_the_logged_policy_and_seed_reproduces_ever
     mismatched = [d.decision_id for d, r, e in zip(logged, replayed, expected, strict=True) if r != e]
     assert not mismatched, f"{len(mismatched)} of {len(logged)} decisions differ, first {mismatched[:3]}"
     assert [(d.choice.shares, d.choice.budgets) for d in result.runs[1].decisions] != expected  # the seed matters
+
+
+@pytest.mark.e2e
+def test_the_exported_run_replays_from_the_command_line_it_prints(run: DevRun) -> None:
+    """``roasloop dev --export`` prints the replay command, with the dev sampler's settings; run as
+    printed, every logged decision is reproduced by ``thompson``."""
+    [hint] = [line.strip() for line in run.stderr.splitlines() if "roasloop replay --from-file" in line]
+    words = hint.split()
+    at = words.index("roasloop")
+    env = {**os.environ, **dict(w.split("=", 1) for w in words[:at])}
+    result = subprocess.run([sys.executable, "-m", "streams.cli", *words[at + 1:], "--json", "--no-progress",
+                             "--bootstrap", "50", "--report", str(run.export.with_suffix(".html"))],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    meta = json.loads(result.stdout)["meta"]
+    assert meta["decisions"] >= 20 and meta["same_as_logged"] == {"logged": meta["decisions"],
+                                                                   "thompson": meta["decisions"]}
+    assert meta["incomplete_evidence"] == 0 and meta["other_sampler_settings"] == 0
+    assert "warning" not in result.stderr
