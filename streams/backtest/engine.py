@@ -85,8 +85,13 @@ class ReplayResult:
                 for run in self.runs}
 
 
+MAX_WAITING_MS = 5 * 60_000
+"""How long (in record time) a decision waits for the facts its evidence names. Those facts were
+applied before the decision was published, so their record timestamps are earlier, give or take
+the producers' clock skew: once the stream is this far past the decision, the rest are not in it
+(before the range, filtered out, or lost) and waiting longer would only hold every later decision."""
 MAX_WAITING_DECISIONS = 10_000
-"""Decisions held back for their evidence at once; past this the oldest is decided with what has arrived."""
+"""Decisions held back at once; past this the oldest is decided with what has arrived."""
 MAX_PENDING_FACTS = 200_000
 """Facts held per group for its next decision; past this the oldest are applied (never in practice:
 the live sampler decides every group at least every ``schedule_seconds``)."""
@@ -101,7 +106,8 @@ class Replay:
     record had been applied) is therefore held until the stream has passed those offsets, and the
     group's state gets exactly the facts below them - the state the live sampler had. Facts past
     the marks wait for the next decision. A decision without evidence (older logs) sees every fact
-    of its group that came before it in the stream.
+    of its group that came before it in the stream. Decisions are taken in stream order, and one
+    waits at most ``MAX_WAITING_MS`` of record time (then it is counted in ``incomplete``).
     """
 
     def __init__(self, policies: Sequence[ReplayPolicy], sampler: SamplerSettings | None = None) -> None:
@@ -114,7 +120,7 @@ class Replay:
         self.states: dict[GroupKey, GroupState] = {}
         self.levels: dict[GroupKey, str] = {}
         self.pending: dict[GroupKey, list[ReplayRecord]] = defaultdict(list)
-        self.waiting: deque[AllocationDecided] = deque()
+        self.waiting: deque[tuple[int, AllocationDecided]] = deque()  # (record timestamp, decision)
         self.seen: dict[tuple[str, int], int] = {}
         self.logged: list[LoggedDecision] = []
         self.events = 0
@@ -150,14 +156,15 @@ class Replay:
             if len(pending) > MAX_PENDING_FACTS:
                 self._apply(key, [pending.pop(0)])
         elif isinstance(event, AllocationDecided):
-            self.waiting.append(event)
-        while self.waiting and (self._arrived(self.waiting[0]) or len(self.waiting) > MAX_WAITING_DECISIONS):
-            self._decide(self.waiting.popleft())
+            self.waiting.append((record.timestamp_ms, event))
+        while self.waiting and (self._arrived(self.waiting[0][1]) or len(self.waiting) > MAX_WAITING_DECISIONS
+                                or record.timestamp_ms > self.waiting[0][0] + MAX_WAITING_MS):
+            self._decide(self.waiting.popleft()[1])
 
     def finish(self) -> ReplayResult:
         """Decide whatever still waits (its evidence is not in the stream) and return the result."""
         while self.waiting:
-            self._decide(self.waiting.popleft())
+            self._decide(self.waiting.popleft()[1])
         return ReplayResult(self.logged, self.runs, self.ledger, self.events, self.first_at,
                             self.clock.now() if self.first_at else None, self.incomplete, self.other_settings)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from schemas.envelope import Envelope
 from schemas.events import AllocationDecided, EvidenceMark
 from schemas.topics import topic_for
-from streams.backtest.engine import replay_records
+from streams.backtest.engine import Replay, replay_records
 from streams.backtest.policies import Choice, Logged
 from streams.backtest.records import ReplayRecord, to_ms
 from streams.backtest.report import summary, warnings
@@ -64,6 +64,18 @@ def test_a_decision_whose_facts_never_arrive_is_decided_at_the_end_and_counted()
     result = replay_records(records([(spend("a", at(1), 100), 0), (decided(at(2), 5), 0)]), [spy])
     assert spy.seen == [{"a": 100}]
     assert result.incomplete_evidence == 1
+
+
+def test_a_decision_stops_waiting_once_the_stream_is_well_past_it() -> None:
+    """Facts it names that are not in the stream by then never will be (e.g. before the range):
+    holding it to the end would hold every later decision too."""
+    replay = Replay([SpendSeen()])
+    replay.feed(records([(decided(at(2), 5), 0)])[0])
+    replay.feed(records([(revenue("a", at(2) + timedelta(minutes=1), 200), 0)])[0])  # spend.v1:0 not yet at 4
+    assert replay.logged == []
+    replay.feed(records([(revenue("a", at(2) + timedelta(minutes=6), 300, deal="e"), 1)])[0])
+    assert [d.event.occurred_at for d in replay.logged] == [at(2)]
+    assert replay.incomplete == 1
 
 
 def test_a_decision_without_evidence_sees_every_fact_before_it_in_the_stream() -> None:
