@@ -195,9 +195,11 @@ class Replay:
             self._apply(key, pending)
             return
         marks = {(m.topic, m.partition): m.next_offset for m in decision.evidence}
-        seen = [r for r in pending if r.offset < marks.get((r.topic, r.partition), 0)]
+        seen: list[ReplayRecord] = []
+        later: list[ReplayRecord] = []
+        for r in pending:
+            (seen if r.offset < marks.get((r.topic, r.partition), 0) else later).append(r)
         self._apply(key, seen)
-        later = [r for r in pending if r.offset >= marks.get((r.topic, r.partition), 0)]
         if later:
             self.pending[key] = later
         if not self._arrived(decision):

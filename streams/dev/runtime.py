@@ -152,11 +152,11 @@ async def export_run(settings: Settings, path: Path, started: datetime) -> None:
     from streams.backtest.records import TimeRange
     from streams.dev.simulation import SAMPLER_ENVIRONMENT
 
-    end = datetime.now(UTC) + timedelta(minutes=1)
-    count = await write_jsonl(read_range(settings, TimeRange(started - timedelta(minutes=1), end)), path)
+    start, end = started - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1)
+    count = await write_jsonl(read_range(settings, TimeRange(start, end)), path)
     env = " ".join(f"{k}={v}" for k, v in SAMPLER_ENVIRONMENT.items())
     print(f"roasloop dev: {count} records written to {path}; replay them with the dev sampler's settings:\n"
-          f"  {env} roasloop replay --from-file {path} --from {started - timedelta(minutes=1):%Y-%m-%dT%H:%M:%SZ}"
+          f"  {env} roasloop replay --from-file {path} --from {start:%Y-%m-%dT%H:%M:%SZ}"
           f" --to {end:%Y-%m-%dT%H:%M:%SZ} --policy thompson --report report.html", file=sys.stderr)
 
 

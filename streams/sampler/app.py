@@ -66,13 +66,12 @@ async def ingest(res: Resources, rt: SamplerRuntime, event: RevenueRecognized | 
     async with res.pool.acquire() as conn, conn.transaction():
         if not await claim(conn, CONSUMER, event.event_id):
             return None
+        currency = event.spend.currency if isinstance(event, SpendReported) else event.amount.currency
+        count = await store.touch_group(conn, event.tenant_id, event.group_id, event.campaign_id, currency,
+                                        event.occurred_at, position)
         if isinstance(event, SpendReported):
-            count = await store.touch_group(conn, event.tenant_id, event.group_id, event.campaign_id,
-                                            event.spend.currency, event.occurred_at, position)
             await store.apply_spend(conn, event, minimum)
         else:
-            count = await store.touch_group(conn, event.tenant_id, event.group_id, event.campaign_id,
-                                            event.amount.currency, event.occurred_at, position)
             await store.apply_revenue(conn, event, model, minimum)
         now = res.clock.now()
         state = await store.load_group(conn, event.tenant_id, event.group_id, model, retention_cutoff(now, model))
@@ -95,7 +94,7 @@ async def decide_group(res: Resources, rt: SamplerRuntime, tenant_id: str, group
             row = await store.group_row(conn, tenant_id, group_id)
             if row is None:
                 return False
-            state = await store.load_group(conn, tenant_id, group_id, model, retention_cutoff(now, model))
+            state = await store.load_group(conn, tenant_id, group_id, model, retention_cutoff(now, model), row)
         paused = await paused_for(res.pool, tenant_id, row.campaign_id)
         outcome = decide(state, row, now, rt.settings, paused, rt.prior_source)
         if outcome is None:

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from schemas.events import AllocationDecided, BudgetChangeRequested, EntityAllocation, EvidenceMark
+from schemas.events import AllocationDecided, BudgetChangeRequested, EntityAllocation
 from schemas.money import Money
 from streams.core.killswitch import is_paused
 from streams.sampler.allocation import apply_hysteresis
@@ -25,7 +25,7 @@ from streams.sampler.policies import AllocationRequest, Thompson
 from streams.sampler.priors.source import PriorSource
 from streams.sampler.settings import SamplerSettings
 from streams.sampler.state import GroupState
-from streams.sampler.store import GroupRow
+from streams.sampler.store import GroupRow, evidence_marks
 
 POLICY = "thompson"
 
@@ -37,15 +37,6 @@ def decision_id_for(tenant_id: str, group_id: str, now: datetime) -> str:
 
 def seed_of(decision_id: str) -> int:
     return int(hashlib.sha256(decision_id.encode()).hexdigest()[:8], 16)
-
-
-def evidence_marks(evidence: dict[str, int]) -> list[EvidenceMark]:
-    """``{"revenue.v1:3": 120}`` as the decision's sorted evidence marks."""
-    marks = []
-    for key, next_offset in evidence.items():
-        topic, _, partition = key.rpartition(":")
-        marks.append(EvidenceMark(topic=topic, partition=int(partition), next_offset=int(next_offset)))
-    return sorted(marks, key=lambda m: (m.topic, m.partition))
 
 
 @dataclass(frozen=True)

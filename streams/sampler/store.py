@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from schemas.events import RevenueRecognized, SpendReported
+from schemas.events import EvidenceMark, RevenueRecognized, SpendReported
 from streams.core.db import Conn
 from streams.sampler.delays import DelayModel
 from streams.sampler.model import Posterior
@@ -34,6 +34,15 @@ class Position:
     @property
     def key(self) -> str:
         return f"{self.topic}:{self.partition}"
+
+
+def evidence_marks(evidence: dict[str, int]) -> list[EvidenceMark]:
+    """A group's stored marks (``{"revenue.v1:3": 120}``, keyed by ``Position.key``) as a decision's, sorted."""
+    marks = []
+    for key, next_offset in evidence.items():
+        topic, _, partition = key.rpartition(":")
+        marks.append(EvidenceMark(topic=topic, partition=int(partition), next_offset=int(next_offset)))
+    return sorted(marks, key=lambda m: (m.topic, m.partition))
 
 
 async def touch_group(conn: Conn, tenant_id: str, group_id: str, campaign_id: str, currency: str,
@@ -162,9 +171,9 @@ async def all_groups(conn: Conn | asyncpg.Pool[Any]) -> list[GroupRow]:
 
 
 async def load_group(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: str, model: ModelConfig,
-                     since: date | None = None) -> GroupState:
-    """Rebuild a group's in-memory state from its rows."""
-    row = await group_row(conn, tenant_id, group_id)
+                     since: date | None = None, row: GroupRow | None = None) -> GroupState:
+    """Rebuild a group's in-memory state from its rows (``row``: its group row, if already read)."""
+    row = row or await group_row(conn, tenant_id, group_id)
     state = GroupState.for_model(tenant_id, group_id, model, row.currency if row else "USD",
                                  row.total_budget_minor if row else None)
     for r in await conn.fetch("SELECT * FROM sampler_entities WHERE tenant_id = $1 AND group_id = $2",
