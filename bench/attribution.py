@@ -161,7 +161,7 @@ async def measure(settings: Settings, clicks: int, conversions: int, new_clicks:
 
 
 async def main(clicks: int, conversions: int, new_clicks: int, baseline_n: int) -> None:
-    from streams.dev.runtime import local_infrastructure
+    from streams.lab.dev.runtime import local_infrastructure
 
     with local_infrastructure() as (bootstrap, url):
         baseline = await measure_raw_passthrough(bootstrap, baseline_n)

@@ -132,7 +132,7 @@ async def bench_settings(bootstrap: str, database_url: str) -> AsyncIterator[Set
 
 
 async def main(n: int) -> None:
-    from streams.dev.runtime import local_infrastructure
+    from streams.lab.dev.runtime import local_infrastructure
 
     with local_infrastructure() as (bootstrap, url):
         raw = await measure_raw_passthrough(bootstrap, n)

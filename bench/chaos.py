@@ -46,14 +46,14 @@ from schemas.topics import CATALOG, topic_for
 from streams.core.db import connect
 from streams.core.migrate import migrate
 from streams.core.naming import topic_name
-from streams.core.registry import load_stage
 from streams.core.settings import Settings, load_settings
 from streams.core.stage import StageRunner
 from streams.core.topics_admin import ensure_topics
-from streams.sandbox.meta import create_meta_app
-from streams.sandbox.meta_state import MetaState
-from streams.sandbox.meta_usage import UsageTier
-from streams.sandbox.serve import BackgroundServer
+from streams.lab.sandbox.meta import create_meta_app
+from streams.lab.sandbox.meta_state import MetaState
+from streams.lab.sandbox.meta_usage import UsageTier
+from streams.lab.sandbox.serve import BackgroundServer
+from streams.stages import load_stage
 
 STAGES = ("attribution", "revenue", "sampler", "executor")
 FAULT_KINDS = ("http_500", "http_503", "timeout", "throttle_17", "throttle_613", "throttle_80004")
@@ -371,7 +371,7 @@ def table(r: RunResult) -> str:
 
 
 async def main_async(opts: Options) -> int:
-    from streams.dev.runtime import local_infrastructure
+    from streams.lab.dev.runtime import local_infrastructure
 
     failed = False
     with local_infrastructure() as (bootstrap, url):

@@ -35,12 +35,12 @@ from streams.core.settings import Settings
 from streams.core.stage import Resources, StageRunner
 from streams.executor.app import build_stage
 from streams.executor.executor import MetaGateway
-from streams.executor.meta_client import MetaClient
 from streams.executor.settings import ExecutorSettings
-from streams.sandbox.meta import create_meta_app
-from streams.sandbox.meta_state import MetaState
-from streams.sandbox.meta_usage import UsageTier
-from streams.sandbox.serve import BackgroundServer
+from streams.integrations.meta import MetaClient
+from streams.lab.sandbox.meta import create_meta_app
+from streams.lab.sandbox.meta_state import MetaState
+from streams.lab.sandbox.meta_usage import UsageTier
+from streams.lab.sandbox.serve import BackgroundServer
 
 TENANT = "bench"
 AT = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -124,7 +124,7 @@ async def measure(settings: Settings, campaigns: int, n: int, meta_url: str | No
 
 
 async def main(quick: bool) -> None:
-    from streams.dev.runtime import local_infrastructure
+    from streams.lab.dev.runtime import local_infrastructure
 
     sizes = [(1, 100), (100, 500), (2_000, 2_000)] if quick else [(1, 300), (100, 2_000), (10_000, 10_000)]
     rows: list[tuple[str, int, int, float]] = []

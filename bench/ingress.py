@@ -36,10 +36,10 @@ from streams.core.db import connect
 from streams.core.http import build_asgi
 from streams.core.settings import load_settings
 from streams.core.stage import StageRunner
-from streams.dev.runtime import local_infrastructure, prepare
 from streams.ingest.app import make_stage
 from streams.ingest.settings import IngestSettings
-from streams.sandbox.hubspot_webhooks import deal_stage_event, signed_request
+from streams.lab.dev.runtime import local_infrastructure, prepare
+from streams.lab.sandbox.hubspot_webhooks import deal_stage_event, signed_request
 
 SECRET = "bench-hubspot-secret"
 PORTAL = 62515

@@ -31,13 +31,13 @@ from schemas.envelope import Envelope
 from schemas.events import AllocationDecided, EntityAllocation, RevenueRecognized, SpendReported
 from schemas.money import Money, SignedMoney
 from schemas.topics import topic_for
-from streams.backtest.engine import replay_async
-from streams.backtest.kafka_source import read_range
-from streams.backtest.policies import policy_by_name
-from streams.backtest.records import REPLAY_TOPICS, TimeRange, to_ms
 from streams.core.naming import topic_name
 from streams.core.settings import Settings, load_settings
 from streams.core.topics_admin import ensure_topics
+from streams.lab.backtest.engine import replay_async
+from streams.lab.backtest.kafka_source import read_range
+from streams.lab.backtest.policies import policy_by_name
+from streams.lab.backtest.records import REPLAY_TOPICS, TimeRange, to_ms
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 ENTITIES = ("a", "b", "c")
@@ -152,7 +152,7 @@ if __name__ == "__main__":
     with contextlib.ExitStack() as stack:
         servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not servers:
-            from streams.dev.broker import LocalBroker
+            from streams.lab.dev.broker import LocalBroker
 
             servers = stack.enter_context(LocalBroker()).bootstrap_servers
         asyncio.run(main(options, servers))

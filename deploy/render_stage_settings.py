@@ -26,7 +26,7 @@ sys.path.insert(0, str(DEPLOY.parent))
 from pydantic import ValidationError  # noqa: E402
 from pydantic_settings import BaseSettings  # noqa: E402
 
-from streams.core.registry import STAGE_NAMES  # noqa: E402
+from streams.stages import STAGE_NAMES  # noqa: E402
 
 ENV_EXAMPLE = DEPLOY / ".env.example"
 STAGE_CONFIG = DEPLOY / "k8s" / "base" / "stage-config.yaml"

@@ -166,6 +166,20 @@ class SpendReported(Envelope):
     platform_results: dict[str, int] = Field(default_factory=dict, description="Meta actions by type")
     daily_budget_minor: int | None = Field(default=None, ge=0)
 
+    @property
+    def leads(self) -> int:
+        """The platform's results that are leads: the cold-start prior's deal-rate signal.
+
+        ``platform_results`` also holds link clicks, landing-page views, ...: summing them would
+        take every click for a lead. Meta reports one lead under several lead action types at
+        once, so the largest of them is the count, not their sum.
+        """
+        return max((int(v) for k, v in self.platform_results.items() if k in LEAD_ACTIONS), default=0)
+
+
+LEAD_ACTIONS = ("lead", "onsite_conversion.lead_grouped", "offsite_conversion.fb_pixel_lead")
+"""Meta action types that count a lead."""
+
 
 class EntityAllocation(_Part):
     entity_id: EntityId

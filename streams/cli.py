@@ -19,10 +19,10 @@ from typing import Any
 from streams.core.errors import ConfigError
 
 COMMAND_MODULES = (
-    "streams.sandbox.cli",
-    "streams.sampler.cli",
-    "streams.sampler.priors.cli",
-    "streams.backtest.cli",
+    "streams.lab.sandbox.cli",
+    "streams.lab.simulation.cli",
+    "streams.lab.priors.cli",
+    "streams.lab.backtest.cli",
     "streams.ingest.cli",
     "streams.executor.cli",
     "streams.attribution.cli",
@@ -74,7 +74,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
-    from streams.dev.runtime import DevOptions, run_dev
+    from streams.lab.dev.runtime import DevOptions, run_dev
 
     options = DevOptions(
         port=args.port, duration=args.duration, simulate=args.simulate, scenario=args.scenario,

@@ -8,9 +8,9 @@ import uvicorn
 
 from streams.core.http import build_asgi
 from streams.core.logging import configure_logging
-from streams.core.registry import load_stage
 from streams.core.settings import load_settings
 from streams.core.stage import StageRunner
+from streams.stages import load_stage
 
 
 def run_stages(names: Sequence[str], host: str | None = None, port: int | None = None) -> int:

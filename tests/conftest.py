@@ -16,6 +16,8 @@ from streams.core.settings import Settings, load_settings
 from streams.core.topics_admin import ensure_topics
 from tests.infra import kafka_server, postgres_server
 
+pytest_plugins = ("tests.meta_standin",)
+
 os.environ.setdefault("HYPOTHESIS_PROFILE", "ci")
 
 

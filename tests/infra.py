@@ -35,7 +35,7 @@ def kafka_server() -> Iterator[str]:
         with KafkaContainer() as container:
             yield container.get_bootstrap_server()
     else:
-        from streams.dev.broker import LocalBroker
+        from streams.lab.dev.broker import LocalBroker
 
         with LocalBroker() as broker:
             yield broker.bootstrap_servers
@@ -51,7 +51,7 @@ def postgres_server() -> Iterator[str]:
         with PostgresContainer("postgres:17", driver=None) as container:
             yield container.get_connection_url()
     else:
-        from streams.dev.postgres import LocalPostgres
+        from streams.lab.dev.postgres import LocalPostgres
 
         with LocalPostgres() as server:
             yield server.url

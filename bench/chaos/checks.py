@@ -20,7 +20,7 @@ from schemas.codec import InvalidEvent, decode_as
 from schemas.events import ConversionAttributed
 from streams.core.settings import Settings
 from streams.core.topic_reader import partitions_of, read_topic, true_end_offsets
-from streams.sandbox.meta_state import BudgetChange
+from streams.lab.sandbox.meta_state import BudgetChange
 
 HOUR = timedelta(hours=1)
 

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.dev.ports import free_port
-from streams.dev.process import die_with_parent, stop_process
+from streams.lab.dev.ports import free_port
+from streams.lab.dev.process import die_with_parent, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,8 +21,9 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.events import AdClicked, ContactSignals, DealStageChanged, SpendReported
 from schemas.money import Money
+from schemas.pipeline import StageValues
 from streams.revenue import valuation
-from streams.revenue.valuation import DealState, StageValues
+from streams.revenue.valuation import DealState
 
 CURRENCY = "USD"
 START_BUDGET_MINOR = 10_000

@@ -19,8 +19,8 @@ from schemas.topics import BUDGET_REQUESTS
 from streams.core.stage import Resources, Stage
 from streams.executor.consumer import Jitter, RequestConsumer
 from streams.executor.executor import Executor, MetaGateway
-from streams.executor.meta_client import BackoffPolicy, MetaClient
 from streams.executor.settings import ExecutorSettings, load_executor_settings
+from streams.integrations.meta import BackoffPolicy, MetaClient
 
 GROUP = "executor"
 STATE_KEY = "executor"

@@ -27,13 +27,13 @@ import structlog
 
 from schemas.events import BudgetChangeRequested, BudgetChangeSettled
 from streams.core.clock import Clock
+from streams.core.controls.killswitch import is_paused
 from streams.core.errors import TransientError
-from streams.core.killswitch import is_paused
 from streams.core.metrics import GUARDRAIL_BLOCKS
 from streams.executor import store
 from streams.executor.guardrails import Decision, Proposal, dither, evaluate
-from streams.executor.meta_client import ApplyResult, MetaChangeFailed, MetaError, MetaUnclear
 from streams.executor.settings import ExecutorSettings
+from streams.integrations.meta import ApplyResult, MetaChangeFailed, MetaError, MetaUnclear
 
 log = structlog.get_logger("roasloop.executor")
 

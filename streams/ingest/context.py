@@ -15,9 +15,9 @@ import httpx
 
 from streams.core.stage import Resources
 from streams.ingest.auth import FirebaseVerifier, JwksCache
-from streams.ingest.hubspot_client import ContactProperties, HubSpotClient
 from streams.ingest.rate_limit import RateLimiter
 from streams.ingest.settings import IngestSettings, load_ingest_settings
+from streams.integrations.hubspot import ContactProperties, HubSpotClient
 
 KEY = "ingest"
 

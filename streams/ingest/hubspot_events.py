@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.events import DealStageChanged
-from streams.ingest.hubspot_client import DealDetails
+from streams.integrations.hubspot import DealDetails
 
 DEAL_STAGE_SUBSCRIPTION = "deal.propertyChange"
 DEAL_STAGE_PROPERTY = "dealstage"

@@ -26,11 +26,11 @@ import structlog
 from schemas.events import SpendReported
 from schemas.money import Money
 from streams.core.errors import TransientError
-from streams.executor.meta_client import THROTTLE_CODES, appsecret_proof, parse_usage
 from streams.ingest import context
 from streams.ingest.convert import to_minor
 from streams.ingest.http_util import publish_or_raise
 from streams.ingest.retry import send_with_retries
+from streams.integrations.meta import THROTTLE_CODES, appsecret_proof, parse_usage
 
 log = structlog.get_logger("roasloop.ingest.insights")
 FIELDS = "account_id,account_currency,campaign_id,adset_id,spend,impressions,clicks,actions"

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from schemas.pipeline import VALUED_STAGES
 from streams.ingest.click_batch import ClickIn
 from streams.ingest.operator_api import BudgetChangeIn, PauseIn
-from streams.revenue.valuation import VALUED_STAGES
 
 
 def _responses(*codes: int) -> dict[str, Any]:

@@ -24,15 +24,14 @@ from schemas.codec import describe
 from schemas.envelope import EntityId
 from schemas.events import BudgetChangeRequested, EntityLevel
 from schemas.money import CurrencyCode, Money
-from streams.core import killswitch
+from schemas.pipeline import VALUED_STAGES, StageValues
+from streams.core.controls import killswitch, stage_values
 from streams.core.db import Conn
 from streams.core.stage import Resources
 from streams.ingest import context
 from streams.ingest.auth import AuthError, Forbidden, Principal, bearer
 from streams.ingest.http_util import BodyTooLarge, PublishFailed, error, json_response, publish_or_raise, read_body
 from streams.ingest.operator_reads import campaign_history
-from streams.revenue import stage_values
-from streams.revenue.valuation import VALUED_STAGES, StageValues
 
 MAX_BODY = 64 * 1024
 Handler = Callable[[Request, Principal], Awaitable[Response]]

@@ -30,9 +30,9 @@ def parse_assignments(items: list[str]) -> dict[str, int]:
 
 
 def run_stage_values(args: argparse.Namespace) -> int:
+    from streams.core.controls.stage_values import get_stage_values, set_stage_values
     from streams.core.db import connect
     from streams.core.settings import load_settings
-    from streams.revenue.stage_values import get_stage_values, set_stage_values
 
     settings = load_settings()
     changes = parse_assignments(args.assignments)

@@ -16,9 +16,10 @@ import structlog
 
 from schemas.events import ConversionAttributed, RevenueRecognized
 from schemas.money import SignedMoney
+from schemas.pipeline import canonical_stage
+from streams.core.controls.stage_values import get_stage_mappings, get_stage_values
 from streams.core.db import Conn
 from streams.revenue import valuation
-from streams.revenue.stage_values import get_stage_mappings, get_stage_values
 from streams.revenue.valuation import DealState
 
 log = structlog.get_logger("roasloop.revenue")
@@ -65,7 +66,7 @@ async def apply_conversion(conn: Conn, event: ConversionAttributed, now: datetim
     """
     if event.method == "none" or not (event.ad_id and event.adset_id and event.campaign_id):
         return None
-    stage = valuation.canonical_stage(event.stage_id, await get_stage_mappings(conn, event.tenant_id))
+    stage = canonical_stage(event.stage_id, await get_stage_mappings(conn, event.tenant_id))
     if stage is None:
         log.info("stage_not_valued", tenant_id=event.tenant_id, stage_id=event.stage_id)
         return None

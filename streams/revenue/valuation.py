@@ -27,63 +27,15 @@ integer minor units.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
-from schemas.money import MINOR_UNIT_EXPONENT
+from schemas.pipeline import Canonical, StageValues
 
-Canonical = Literal["lead", "appointment", "won", "lost"]
-ValuedStage = Literal["lead", "appointment", "won"]
 CreditKind = Literal["synthetic", "actual", "reversal"]
 Status = Literal["open", "won", "lost"]
-
-VALUED_STAGES: tuple[ValuedStage, ...] = ("lead", "appointment", "won")
-DEFAULT_VALUES_MAJOR: dict[ValuedStage, int] = {"lead": 500, "appointment": 1_500, "won": 5_000}
-
-HUBSPOT_STAGES: dict[str, Canonical] = {
-    "appointmentscheduled": "lead",
-    "qualifiedtobuy": "lead",
-    "presentationscheduled": "appointment",
-    "decisionmakerboughtin": "appointment",
-    "contractsent": "appointment",
-    "closedwon": "won",
-    "closedlost": "lost",
-}
-CANONICAL_NAMES: dict[str, Canonical] = {"lead": "lead", "appointment": "appointment", "won": "won", "lost": "lost"}
-
-
-def canonical_stage(stage_id: str, overrides: Mapping[str, Canonical] | None = None) -> Canonical | None:
-    """The canonical stage of a CRM stage id: tenant overrides, then HubSpot's defaults, then our names.
-
-    None for a stage nobody mapped: it credits nothing (rather than guessing a value).
-    """
-    if overrides and stage_id in overrides:
-        return overrides[stage_id]
-    key = stage_id.strip().lower()
-    return HUBSPOT_STAGES.get(key) or CANONICAL_NAMES.get(key)
-
-
-@dataclass(frozen=True)
-class StageValues:
-    """A tenant's value per stage, in minor units of ``currency``."""
-
-    currency: str
-    lead: int
-    appointment: int
-    won: int
-
-    def of(self, stage: ValuedStage) -> int:
-        value: int = getattr(self, stage)
-        return value
-
-    @classmethod
-    def defaults(cls, currency: str) -> StageValues:
-        """500 / 1,500 / 5,000 in major units of ``currency``, as minor units."""
-        scale = 10 ** MINOR_UNIT_EXPONENT[currency]
-        return cls(currency=currency, **{s: v * scale for s, v in DEFAULT_VALUES_MAJOR.items()})
 
 
 @dataclass(frozen=True)

@@ -77,20 +77,6 @@ async def _entity(conn: Conn, tenant_id: str, group_id: str, entity_id: str, cam
     )
 
 
-LEAD_ACTIONS = ("lead", "onsite_conversion.lead_grouped", "offsite_conversion.fb_pixel_lead")
-"""Meta action types that count a lead. Meta reports one lead under several of them at once."""
-
-
-def platform_leads(actions: dict[str, int]) -> int:
-    """The platform's results that are leads (the cold-start prior's deal-rate signal).
-
-    ``actions`` also holds link clicks, landing-page views, ...: summing them would take every
-    click for a lead and inflate the prior's deal rate tens of times. One lead appears under several
-    lead action types, so the largest of them is the count, not their sum.
-    """
-    return max((int(v) for k, v in actions.items() if k in LEAD_ACTIONS), default=0)
-
-
 async def apply_spend(conn: Conn, event: SpendReported, min_budget_minor: int) -> None:
     """A per-(entity, day) snapshot: replaces the day's delivery, never adds to it."""
     t, g, e = event.tenant_id, event.group_id, event.entity_id
@@ -102,7 +88,7 @@ async def apply_spend(conn: Conn, event: SpendReported, min_budget_minor: int) -
         " AND (last_report_day IS NULL OR last_report_day <= $4)",
         t, g, e, event.day, event.daily_budget_minor,
     )
-    results = platform_leads(event.platform_results)
+    results = event.leads
     await conn.execute(
         "INSERT INTO sampler_entity_days"
         " (tenant_id, group_id, entity_id, day, spend_minor, clicks, impressions, results)"

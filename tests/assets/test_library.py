@@ -15,7 +15,8 @@ from streams.assets import (
     InvalidAsset,
     VideoMedia,
 )
-from streams.core.storage import GcsStorage, LocalStorage, emulated_gcs
+from streams.core.storage import GcsStorage, LocalStorage
+from streams.lab.dev.gcs import emulated_gcs
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 VIDEO = {"duration_s": 15.0, "codec": "h264", "width": 1080, "height": 1920, "frame_rate": 30,

@@ -16,9 +16,9 @@ from streams.core.storage import (
     LocalStorage,
     ObjectNotFound,
     ObjectStorage,
-    emulated_gcs,
     open_storage,
 )
+from streams.lab.dev.gcs import emulated_gcs
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from schemas.topics import CATALOG
-from streams.core.registry import STAGE_NAMES
 from streams.core.settings import Settings, env_name
+from streams.stages import STAGE_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 
 from schemas.events import AllocationDecided
-from streams.backtest.engine import replay_async
-from streams.backtest.kafka_source import read_range
-from streams.backtest.policies import policy_by_name
-from streams.backtest.records import TimeRange
 from streams.core.naming import unprefixed
 from streams.core.settings import Settings, load_settings
-from streams.dev.ports import free_port
-from streams.dev.simulation import SAMPLER_ENVIRONMENT
+from streams.lab.backtest.engine import replay_async
+from streams.lab.backtest.kafka_source import read_range
+from streams.lab.backtest.policies import policy_by_name
+from streams.lab.backtest.records import TimeRange
+from streams.lab.dev.ports import free_port
+from streams.lab.dev.simulation import SAMPLER_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,10 +17,11 @@ from streams.core.stage import Resources, Stage
 from streams.executor.app import GROUP, build_stage
 from streams.executor.executor import MetaGateway
 from streams.executor.settings import ExecutorSettings
-from streams.sandbox.meta_state import MetaState, wall_clock
-from tests.executor.conftest import TENANT, executor_settings, make_client, request, world
+from streams.lab.sandbox.meta_state import MetaState, wall_clock
+from tests.executor.conftest import executor_settings, request
 from tests.executor.test_properties import assert_guardrails_held
 from tests.helpers import raw_producer, read_events, read_records, running_stages, wait_until
+from tests.meta_standin import TENANT, make_client, world
 
 
 def live_stage(meta_url: str, state: MetaState, jitter: Callable[[BudgetChangeRequested], float] | None = None,

@@ -10,13 +10,14 @@ import pytest
 
 from schemas import BudgetChangeSettled
 from streams.core.clock import ManualClock
+from streams.core.controls.killswitch import pause
 from streams.core.db import create_pool
-from streams.core.killswitch import pause
 from streams.core.settings import Settings
 from streams.executor.executor import Executor
-from streams.executor.meta_client import ApplyResult, MetaClient
-from streams.sandbox.meta_state import MetaState
-from tests.executor.conftest import TENANT, executor_settings, request, world
+from streams.integrations.meta import ApplyResult, MetaClient
+from streams.lab.sandbox.meta_state import MetaState
+from tests.executor.conftest import executor_settings, request
+from tests.meta_standin import TENANT, world
 
 
 def posts(state: MetaState) -> int:

@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 from schemas import BudgetChangeRequested
 from streams.core.clock import ManualClock
 from streams.executor.executor import Executor
-from streams.executor.meta_client import ApplyResult, MetaClient
-from streams.sandbox.meta_state import BudgetChange, MetaState
-from streams.sandbox.serve import BackgroundServer
-from tests.executor.conftest import START, TENANT, executor_settings, make_client, request, world
+from streams.integrations.meta import ApplyResult, MetaClient
+from streams.lab.sandbox.meta_state import BudgetChange, MetaState
+from streams.lab.sandbox.serve import BackgroundServer
+from tests.executor.conftest import executor_settings, request
+from tests.meta_standin import START, TENANT, make_client, world
 
 ENTITIES = ("as0", "as1", "as2")
 CAMPAIGN_LIMIT = 5

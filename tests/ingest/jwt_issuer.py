@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from streams.sandbox.serve import BackgroundServer
+from streams.lab.sandbox.serve import BackgroundServer
 
 PROJECT = "roasloop-test"
 

@@ -15,9 +15,9 @@ from schemas import DealStageChanged, decode_as
 from schemas.topics import DEAL_STAGES
 from streams.core.settings import Settings, load_settings
 from streams.core.topics_admin import ensure_topics
-from streams.dev.broker import LocalBroker
 from streams.ingest.settings import IngestSettings
-from streams.sandbox.hubspot_webhooks import WebhookSender
+from streams.lab.dev.broker import LocalBroker
+from streams.lab.sandbox.hubspot_webhooks import WebhookSender
 from tests.helpers import read_records
 from tests.ingest.conftest import SECRET, WEBHOOK_URL, ingress
 from tests.ingest.test_webhooks import portal, stage_change  # noqa: F401  (fixture)

@@ -18,7 +18,7 @@ from streams.ingest.hubspot_signature import (
     v3_uri,
     verify,
 )
-from streams.sandbox.hubspot_signing import sign_v3, signature_headers
+from streams.lab.sandbox.hubspot_signing import sign_v3, signature_headers
 
 # HubSpot's documented examples ("Validating the v1/v2 request signature").
 DOC_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"

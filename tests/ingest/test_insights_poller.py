@@ -19,8 +19,8 @@ from streams.core.settings import Settings
 from streams.ingest import context
 from streams.ingest.insights_poller import InsightsPoller
 from streams.ingest.settings import IngestSettings
-from streams.sandbox.meta import create_meta_app
-from streams.sandbox.meta_state import InsightsRow, MetaState
+from streams.lab.sandbox.meta import create_meta_app
+from streams.lab.sandbox.meta_state import InsightsRow, MetaState
 from tests.helpers import read_records
 from tests.ingest.conftest import ingress
 

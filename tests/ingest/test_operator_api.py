@@ -11,7 +11,7 @@ import pytest
 
 from schemas import BudgetChangeRequested, decode_as
 from schemas.topics import BUDGET_REQUESTS
-from streams.core import killswitch
+from streams.core.controls import killswitch
 from streams.core.settings import Settings
 from streams.ingest.settings import IngestSettings
 from tests.helpers import read_records

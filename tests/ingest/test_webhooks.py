@@ -19,8 +19,8 @@ from streams.core.settings import Settings
 from streams.ingest import webhooks
 from streams.ingest.context import Transports
 from streams.ingest.settings import IngestSettings
-from streams.sandbox.hubspot import HubSpotState, create_hubspot_app
-from streams.sandbox.hubspot_webhooks import WebhookSender, deal_stage_event, signed_request
+from streams.lab.sandbox.hubspot import HubSpotState, create_hubspot_app
+from streams.lab.sandbox.hubspot_webhooks import WebhookSender, deal_stage_event, signed_request
 from tests.helpers import read_records
 from tests.ingest.conftest import SECRET, WEBHOOK_URL, ingress, stop_producer
 
@@ -45,7 +45,7 @@ async def post(client: httpx.AsyncClient, events: list[dict[str, Any]], *, attem
 
 async def post_raw(client: httpx.AsyncClient, body: bytes) -> httpx.Response:
     """A correctly signed request with an arbitrary body."""
-    from streams.sandbox.hubspot_signing import signature_headers
+    from streams.lab.sandbox.hubspot_signing import signature_headers
 
     headers = signature_headers(SECRET, "POST", WEBHOOK_URL, body, int(time.time() * 1000), versions=("v3",))
     return await client.post("/webhooks/hubspot", content=body, headers=headers)

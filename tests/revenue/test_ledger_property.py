@@ -16,9 +16,10 @@ import asyncpg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from schemas.pipeline import StageValues
 from streams.core import inbox
 from streams.revenue.ledger import apply_conversion
-from streams.revenue.valuation import StageValues, weighted
+from streams.revenue.valuation import weighted
 from tests.revenue.factories import T0, conversion
 
 USD = StageValues.defaults("USD")

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.revenue.valuation import Canonical, Credit, DealState, StageValues, apply, canonical_stage, weighted
+from schemas.pipeline import Canonical, StageValues, canonical_stage
+from streams.revenue.valuation import Credit, DealState, apply, weighted
 
 USD = StageValues.defaults("USD")  # 50_000 / 150_000 / 500_000 cents
 T = datetime(2026, 5, 1, tzinfo=UTC)

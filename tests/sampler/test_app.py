@@ -11,7 +11,7 @@ from schemas.events import AllocationDecided, BudgetChangeRequested, RevenueReco
 from schemas.money import Money, SignedMoney
 from schemas.topics import BUDGET_REQUESTS, DECISIONS
 from streams.core.clock import ManualClock
-from streams.core.killswitch import pause
+from streams.core.controls.killswitch import pause
 from streams.core.settings import Settings
 from streams.sampler import store
 from streams.sampler.app import make_stage, partition_of

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from streams.sampler.policies import AllocationRequest, Thompson
+from streams.sampler.policy import AllocationRequest, Thompson
 from streams.sampler.state import GroupState, ModelConfig
 
 START = date(2026, 1, 1)

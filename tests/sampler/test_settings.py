@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from streams.sampler.policies import Thompson, make_policy
+from streams.lab.policies import make_policy
+from streams.sampler.policy import Thompson
 from streams.sampler.settings import SamplerSettings
 from streams.sampler.state import ModelConfig, cohort_age_days
-from streams.sampler.store import platform_leads
 
 
 def test_live_settings_build_the_same_config_simulation_runs_with(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,12 +23,6 @@ def test_live_settings_build_the_same_config_simulation_runs_with(monkeypatch: p
 def test_settings_reach_the_config() -> None:
     config = SamplerSettings(half_life_days=5.0, value_pseudo_deals=9.0, floor_share=0.2).model()
     assert (config.half_life_days, config.prior.value_pseudo_deals, config.floor_share) == (5.0, 9.0, 0.2)
-
-
-def test_platform_results_count_leads_not_clicks() -> None:
-    actions = {"link_click": 80, "lead": 3, "offsite_conversion.fb_pixel_lead": 3, "landing_page_view": 60}
-    assert platform_leads(actions) == 3
-    assert platform_leads({"link_click": 5}) == 0
 
 
 def test_todays_spend_is_aged_from_the_part_of_the_day_gone_by() -> None:

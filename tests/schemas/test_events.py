@@ -158,3 +158,16 @@ def test_json_schema_export_writes_one_valid_schema_per_event(tmp_path: Path) ->
     schema = json.loads((tmp_path / "AdClicked.schema.json").read_text())
     assert schema["properties"]["event_type"]["const"] == "AdClicked"
     assert set(schema["required"]) >= {"event_id", "tenant_id", "occurred_at", "click_id", "ad_id"}
+
+
+def test_spend_counts_leads_among_platform_results_not_clicks() -> None:
+    def spend(actions: dict[str, int]) -> SpendReported:
+        return SpendReported(**envelope("s"), group_id="k1", campaign_id="k1", entity_id="s1", day=date(2026, 5, 1),
+                             spend=Money(amount_minor=100, currency=USD), impressions=1000, clicks=90,
+                             platform_results=actions)
+
+    # Meta reports one lead under several lead action types at once: the largest is the count
+    assert spend({"link_click": 80, "lead": 3, "offsite_conversion.fb_pixel_lead": 3,
+                  "landing_page_view": 60}).leads == 3
+    assert spend({"lead": 2, "onsite_conversion.lead_grouped": 4}).leads == 4
+    assert spend({"link_click": 5}).leads == 0

@@ -1,0 +1,240 @@
+"""A local Meta Graph API (Marketing API subset) that answers like graph.facebook.com.
+
+Endpoints: ``GET/POST /{version}/{id}`` (read fields; update ``daily_budget`` or ``status``),
+``GET /{version}/act_{account}/minimum_budgets`` and ``GET /{version}/{id}/insights``. Every call
+needs ``access_token`` and, by default, ``appsecret_proof`` (query or form). Errors, throttling,
+usage headers and the 4-budget-changes-per-hour rule behave as documented by Meta; faults from
+``state.faults`` are injected before anything else happens. Point the official SDK at it by setting
+``FacebookAdsApi.get_default_api()._session.GRAPH`` to the served base URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from streams.lab.sandbox.meta_errors import (
+    MetaApiError,
+    bad_appsecret_proof,
+    bad_token,
+    invalid_parameter,
+    missing_appsecret_proof,
+    unknown_object,
+    unknown_path,
+)
+from streams.lab.sandbox.meta_faults import Fault
+from streams.lab.sandbox.meta_insights import query_insights
+from streams.lab.sandbox.meta_state import MetaState
+from streams.lab.sandbox.meta_usage import UseCase
+
+VERSION = re.compile(r"^v\d+\.\d+$")
+
+
+def create_meta_app(state: MetaState) -> Starlette:
+    """The Graph API stand-in over ``state`` (which the caller keeps, to inspect and steer)."""
+
+    async def node(request: Request) -> Response:
+        return await _handle(state, request, edge=None)
+
+    async def edge(request: Request) -> Response:
+        return await _handle(state, request, edge=request.path_params["edge"])
+
+    return Starlette(
+        routes=[
+            Route("/{version}/{object_id}", node, methods=["GET", "POST"]),
+            Route("/{version}/{object_id}/{edge}", edge, methods=["GET", "POST"]),
+        ]
+    )
+
+
+async def _params(request: Request) -> dict[str, str]:
+    params = dict(request.query_params)
+    if request.method == "POST":
+        # Graph API clients (the SDK included) send form-urlencoded bodies; multipart is for uploads.
+        body = (await request.body()).decode("utf-8", errors="replace")
+        params.update(parse_qsl(body, keep_blank_values=True))
+    return params
+
+
+def _error(err: MetaApiError, headers: Mapping[str, str]) -> JSONResponse:
+    return JSONResponse(err.body(), status_code=err.http_status, headers=dict(headers))
+
+
+async def _handle(state: MetaState, request: Request, edge: str | None) -> Response:
+    method, path = request.method, request.url.path
+    object_id: str = request.path_params["object_id"]
+    params = await _params(request)
+    with state.lock:
+        now = state.now()
+        state.requests.append((method, path, now))
+        state.traceparents.append(request.headers.get("traceparent"))
+        fault = state.faults.take(method, path)
+        account = state.account_of(object_id)
+    use_case: UseCase = "ads_insights" if edge == "insights" else "ads_management"
+    if fault is not None:
+        return await _faulted(state, fault, request, params, account, use_case)
+    try:
+        _authenticate(state, params)
+        if not VERSION.match(request.path_params["version"]):
+            raise unknown_path(path)
+        with state.lock:
+            state.usage.charge(account, use_case, write=method == "POST", now=now)
+        body = _dispatch(state, method, object_id, edge, params, str(request.url).split("?")[0])
+    except MetaApiError as err:
+        with state.lock:
+            headers = state.usage.headers(account, use_case, now, err.retry_after_seconds or 0)
+        return _error(err, headers)
+    with state.lock:
+        headers = state.usage.headers(account, use_case, now)
+    return JSONResponse(body, headers=headers)
+
+
+async def _faulted(
+    state: MetaState,
+    fault: Fault,
+    request: Request,
+    params: dict[str, str],
+    account: str | None,
+    use_case: UseCase,
+) -> Response:
+    object_id = request.path_params["object_id"]
+    if fault.apply_effect and request.method == "POST":
+        with contextlib.suppress(MetaApiError):  # the effect lands or not; the client sees the fault
+            _dispatch(state, "POST", object_id, None, params, "")
+    with state.lock:
+        headers = state.usage.headers(account, use_case, state.now(), fault.retry_after_seconds)
+    if fault.kind == "timeout":
+        await asyncio.sleep(state.faults.timeout_seconds)
+        err: MetaApiError | None = MetaApiError("Request timed out", code=1, is_transient=True, http_status=504)
+    else:
+        err = fault.error()
+    assert err is not None
+    return _error(err, headers)
+
+
+def _authenticate(state: MetaState, params: Mapping[str, str]) -> None:
+    token = params.get("access_token")
+    if not token:
+        raise MetaApiError("An access token is required to request this resource.", code=104)
+    if not hmac.compare_digest(token, state.access_token):
+        raise bad_token()
+    proof = params.get("appsecret_proof")
+    if proof is None:
+        if state.require_appsecret_proof:
+            raise missing_appsecret_proof()
+        return
+    if not hmac.compare_digest(proof, state.proof()):
+        raise bad_appsecret_proof()
+
+
+def _dispatch(
+    state: MetaState, method: str, object_id: str, edge: str | None, params: Mapping[str, str], url: str
+) -> dict[str, Any]:
+    if edge == "insights" and method == "GET":
+        if state.account_of(object_id) is None:
+            raise unknown_object(object_id)
+        return query_insights(state, object_id, params, url)
+    if edge == "minimum_budgets" and method == "GET":
+        return _minimum_budgets(state, object_id)
+    if edge is not None:
+        raise unknown_path(f"/{object_id}/{edge}")
+    if method == "GET":
+        return _read(state, object_id, params.get("fields", ""))
+    return _update(state, object_id, params)
+
+
+def _minimum_budgets(state: MetaState, object_id: str) -> dict[str, Any]:
+    acc = state.accounts.get(object_id.removeprefix("act_")) if object_id.startswith("act_") else None
+    if acc is None:
+        raise unknown_object(object_id)
+    m = acc.min_daily_budget_minor
+    return {
+        "data": [
+            {
+                "currency": acc.currency,
+                "min_daily_budget_imp": m,
+                "min_daily_budget_video_views": m,
+                "min_daily_budget_high_freq": 5 * m,
+                "min_daily_budget_low_freq": 40 * m,
+            }
+        ]
+    }
+
+
+def _node(state: MetaState, object_id: str) -> tuple[str, dict[str, Any]]:
+    """The node's type name and every field the stand-in knows, Meta-style (numbers as strings)."""
+    with state.lock:
+        if object_id.startswith("act_") and object_id[4:] in state.accounts:
+            a = state.accounts[object_id[4:]]
+            return "AdAccount", {
+                "id": object_id, "account_id": a.account_id, "name": a.name, "currency": a.currency,
+                "account_status": 1, "timezone_name": a.timezone_name,
+            }  # fmt: skip
+        if object_id in state.campaigns:
+            c = state.campaigns[object_id]
+            fields = {"id": c.campaign_id, "name": c.name, "status": c.status, "effective_status": c.status,
+                      "configured_status": c.status, "account_id": c.account_id, "objective": c.objective}  # fmt: skip
+            if c.daily_budget is not None:
+                fields["daily_budget"] = str(c.daily_budget)
+            return "Campaign", fields
+        if object_id in state.adsets:
+            s = state.adsets[object_id]
+            camp = state.campaigns[s.campaign_id]
+            effective = s.status if camp.status == "ACTIVE" else "CAMPAIGN_PAUSED"
+            fields = {"id": s.adset_id, "name": s.name, "status": s.status, "effective_status": effective,
+                      "configured_status": s.status, "campaign_id": s.campaign_id, "account_id": s.account_id,
+                      "lifetime_budget": "0", "budget_remaining": str(s.daily_budget or 0)}  # fmt: skip
+            if s.daily_budget is not None:
+                fields["daily_budget"] = str(s.daily_budget)
+            return "AdSet", fields
+        if object_id in state.ads:
+            ad = state.ads[object_id]
+            return "Ad", {
+                "id": ad.ad_id, "name": ad.name, "status": ad.status, "effective_status": ad.status,
+                "adset_id": ad.adset_id, "campaign_id": ad.campaign_id, "account_id": ad.account_id,
+            }  # fmt: skip
+    raise unknown_object(object_id)
+
+
+def _read(state: MetaState, object_id: str, fields: str) -> dict[str, Any]:
+    node_type, known = _node(state, object_id)
+    wanted = [f for f in fields.split(",") if f] or ["name"]
+    out: dict[str, Any] = {}
+    for f in wanted:
+        if f not in known and f not in ("daily_budget",):
+            raise invalid_parameter(f"(#100) Tried accessing nonexisting field ({f}) on node type ({node_type})")
+        if f in known:
+            out[f] = known[f]
+    out["id"] = known["id"]
+    return out
+
+
+def _update(state: MetaState, object_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+    node_type, _ = _node(state, object_id)
+    if node_type not in ("AdSet", "Campaign"):
+        raise unknown_object(object_id, "post")
+    if "status" in params:
+        if params["status"] not in ("ACTIVE", "PAUSED"):
+            raise invalid_parameter("status must be ACTIVE or PAUSED")
+        with state.lock:
+            target = state.adsets.get(object_id) or state.campaigns[object_id]
+            target.status = params["status"]
+    if "daily_budget" in params:
+        raw = params["daily_budget"]
+        if not re.fullmatch(r"\d{1,15}", raw.strip()):
+            raise invalid_parameter(f"daily_budget must be a whole number of minor units, got {raw!r}")
+        try:
+            state.set_daily_budget(object_id, int(raw))
+        except KeyError:
+            raise unknown_object(object_id, "post") from None
+    return {"success": True}

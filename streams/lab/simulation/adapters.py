@@ -1,0 +1,48 @@
+"""The two pieces of other stages that ``roasloop simulate`` runs offline: valuation and guardrails.
+
+Simulation must value stage changes the way the revenue stage does and limit budget moves the
+way the executor does, or thompson and the oracle would be compared in a world the live system
+never sees. Both are the other stages' own pure functions: the revenue stage's
+:func:`streams.revenue.valuation.apply` (attribution is the market's truth, so confidence 1) and
+the executor's ``guardrails.evaluate``. This module only keeps the per-deal state between calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from schemas.pipeline import StageValues, canonical_stage
+from streams.executor.guardrails import Limits, Proposal, evaluate
+from streams.revenue.valuation import DealState, apply
+
+
+@dataclass
+class DealLedger:
+    """Every deal's valuation state, as the revenue stage keeps it; credits come from ``apply``."""
+
+    values: StageValues
+    deals: dict[str, DealState] = field(default_factory=dict)
+
+    def credited(self, deal_id: str) -> int:
+        state = self.deals.get(deal_id)
+        return state.credited_minor if state else 0
+
+    def credit(self, deal_id: str, stage_id: str, amount_minor: int | None, at: datetime) -> int:
+        """The signed change to the deal's credited total that this stage change makes."""
+        stage = canonical_stage(stage_id)
+        if stage is None:
+            return 0
+        state, credit = apply(self.deals.get(deal_id, DealState()), stage, self.values, 1.0, amount_minor, at)
+        self.deals[deal_id] = state
+        return credit.amount_minor if credit else 0
+
+
+def guarded_budget(entity_id: str, campaign_id: str, currency: str, target: int, current: int,
+                   min_budget_minor: int, now: datetime) -> int:
+    """The budget the executor would apply for ``target`` (one change a day: a fresh 6-hour window)."""
+    limits = Limits(platform_min_budget_minor=min_budget_minor)
+    decision = evaluate(Proposal(entity_id, campaign_id, currency, target, current), [], limits, now, paused=False)
+    if decision.action == "apply" and decision.target_minor is not None:
+        return decision.target_minor
+    return current
