@@ -26,6 +26,7 @@ test: $(STAMP)-test
 lint: $(STAMP)-test
 	$(BIN)/ruff check schemas streams tests bench
 	$(BIN)/mypy schemas streams
+	$(BIN)/lint-imports
 
 bench: $(STAMP)-test
 	$(BIN)/python bench/broker_passthrough.py

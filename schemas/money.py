@@ -7,6 +7,7 @@ minor unit (cents for USD, yen for JPY) and the code says which unit that is.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -75,3 +76,21 @@ class SignedMoney(BaseModel):
         if abs(self.amount_minor) >= 2**63:
             raise ValueError("amount_minor does not fit in a signed 64-bit integer")
         return self
+
+
+def to_minor(amount: str | int | float, currency: str) -> int:
+    """A decimal amount in major units as integer minor units: ``"1500.50" USD`` -> ``150050``.
+
+    HubSpot and Meta report money as decimal strings in major units; the conversion goes through
+    :class:`~decimal.Decimal`, never float. Raises ValueError on garbage or an unknown currency.
+    """
+    if currency not in MINOR_UNIT_EXPONENT:
+        raise ValueError(f"unknown currency {currency!r}")
+    try:
+        value = Decimal(str(amount).strip())
+    except InvalidOperation:
+        raise ValueError(f"{amount!r} is not a decimal amount") from None
+    if not value.is_finite():
+        raise ValueError(f"{amount!r} is not a finite amount")
+    scaled = (value * (10 ** MINOR_UNIT_EXPONENT[currency])).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(scaled)

@@ -25,3 +25,15 @@ def keyed_hash(key: SecretStr | str | bytes, value: str) -> str:
 def normalize_email(email: str) -> str:
     """Trim and lowercase: the same mailbox typed twice must hash the same."""
     return email.strip().lower()
+
+
+def email_hash(key: SecretStr, email: str | None) -> str | None:
+    return keyed_hash(key, normalize_email(email)) if email and email.strip() else None
+
+
+def ip_hash(key: SecretStr, ip: str | None) -> str | None:
+    return keyed_hash(key, ip.strip().lower()) if ip and ip.strip() else None
+
+
+def user_agent_hash(key: SecretStr, user_agent: str | None) -> str | None:
+    return keyed_hash(key, user_agent.strip()) if user_agent and user_agent.strip() else None

@@ -20,12 +20,12 @@ import structlog
 from pydantic import SecretStr
 
 from schemas.events import ContactSignals
-from schemas.money import Money
+from schemas.money import Money, to_minor
 from streams.core.clock import Clock, WallClock
 from streams.core.errors import TransientError
+from streams.core.hashing import email_hash, ip_hash, user_agent_hash
 from streams.core.metrics import EXTERNAL_API_SECONDS
-from streams.ingest.convert import email_hash, ip_hash, to_minor, user_agent_hash
-from streams.ingest.retry import send_with_retries
+from streams.integrations.http_retry import send_with_retries
 
 log = structlog.get_logger("roasloop.ingest.hubspot")
 

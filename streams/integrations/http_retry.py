@@ -1,4 +1,4 @@
-"""One retry loop for every outbound HTTP call the ingest stage makes (HubSpot, Meta, JWKS).
+"""One retry loop for every outbound HTTP call roasloop makes (HubSpot, Meta, JWKS).
 
 Retries transport errors, 429 and 5xx with exponential backoff (``Retry-After`` wins when the
 server sends one); anything else is returned to the caller to interpret. Sleeping goes through

@@ -1,0 +1,1 @@
+"""The sampler stage: pipeline-ROAS posteriors per entity, probability-matching allocation, budget requests."""
