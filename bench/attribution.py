@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.broker_passthrough import bench_settings, measure_raw_passthrough
 from schemas import AdClicked, ContactSignals, DealStageChanged, encode
 from schemas.topics import CLICKS, DEAL_STAGES
-from streams.attribution.app import build_stage
+from streams.attribution.app import AttributionStage
 from streams.attribution.click_index import CLICK_COLUMNS
 from streams.attribution.settings import AttributionSettings
 from streams.core.db import connect
@@ -140,7 +140,7 @@ async def wait_for_count(settings: Settings, sql: str, target: int, timeout: flo
 async def measure(settings: Settings, clicks: int, conversions: int, new_clicks: int) -> tuple[float, float]:
     config = AttributionSettings(pending_seconds=0, session_timeout_ms=2000, heartbeat_interval_ms=200,
                                  sweep_interval_seconds=60)
-    runner = StageRunner([build_stage(config)], settings)
+    runner = StageRunner([AttributionStage(config)], settings)
     await runner.start()
     try:
         deals = deal_events(conversions, clicks)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from schemas import AdClicked, decode_as, encode
+from schemas import AdClicked, encode
 from schemas.topics import CLICKS
 from streams.core import inbox
 from streams.core.db import connect
@@ -96,18 +96,21 @@ async def measure_roasloop_passthrough(settings: Settings, n: int = 5000) -> flo
     done = asyncio.Event()
     count = 0
 
-    def register(res: Resources) -> None:
-        @res.subscriber(CLICKS, "bench", decoder=lambda msg: decode_as(msg.body, AdClicked))
-        async def handle(event: AdClicked) -> None:
-            nonlocal count
-            async with res.pool.acquire() as conn, conn.transaction():
-                if await inbox.claim(conn, "bench", event.event_id):
-                    await res.broker.publish(encode(event), topic=sink, key=event.tenant_id.encode())
-            count += 1
-            if count >= n:
-                done.set()
+    class PassThrough(Stage):
+        name = "bench"
 
-    runner = StageRunner([Stage("bench", register)], settings)
+        def subscribe(self, res: Resources) -> None:
+            @res.subscriber(CLICKS, group="bench")
+            async def handle(event: AdClicked) -> None:
+                nonlocal count
+                async with res.pool.acquire() as conn, conn.transaction():
+                    if await inbox.claim(conn, "bench", event.event_id):
+                        await res.broker.publish(encode(event), topic=sink, key=event.tenant_id.encode())
+                count += 1
+                if count >= n:
+                    done.set()
+
+    runner = StageRunner([PassThrough()], settings)
     started = time.perf_counter()
     await runner.start()
     try:

@@ -33,7 +33,7 @@ from schemas.topics import BUDGET_REQUESTS, group_key
 from streams.core.naming import topic_name
 from streams.core.settings import Settings
 from streams.core.stage import Resources, StageRunner
-from streams.executor.app import build_stage
+from streams.executor.app import ExecutorStage
 from streams.executor.executor import MetaGateway
 from streams.executor.settings import ExecutorSettings
 from streams.integrations.meta import MetaClient
@@ -109,7 +109,7 @@ async def measure(settings: Settings, campaigns: int, n: int, meta_url: str | No
         return MetaClient.create(graph_url=meta_url, version="v26.0", access_token=SecretStr(state.access_token),
                                  app_secret=SecretStr(state.app_secret), clock=res.clock)
 
-    runner = StageRunner([build_stage(LIMITS, meta=meta)], settings)
+    runner = StageRunner([ExecutorStage(LIMITS, meta=meta)], settings)
     await runner.start()
     try:
         await _seed_budgets(runner, warmup + batch)

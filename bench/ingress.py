@@ -36,7 +36,7 @@ from streams.core.db import connect
 from streams.core.http import build_asgi
 from streams.core.settings import load_settings
 from streams.core.stage import StageRunner
-from streams.ingest.app import make_stage
+from streams.ingest.app import IngestStage
 from streams.ingest.settings import IngestSettings
 from streams.lab.dev.runtime import local_infrastructure, prepare
 from streams.lab.sandbox.hubspot_webhooks import deal_stage_event, signed_request
@@ -78,7 +78,7 @@ async def main(seconds: float, concurrency: int) -> None:
         finally:
             await conn.close()
         config = IngestSettings(rate_limit_per_second=1e9, rate_limit_burst=10**9)
-        runner = StageRunner([make_stage(config)], settings)
+        runner = StageRunner([IngestStage(config)], settings)
         await runner.start()
         app = build_asgi(runner, manage_lifecycle=False)
 

@@ -93,6 +93,3 @@ def topic_for(event: Envelope) -> Topic:
     return BY_MODEL[type(event)]
 
 
-def all_topic_names(with_dlq: bool = True) -> list[str]:
-    names = [t.name for t in CATALOG]
-    return names + [t.dlq for t in CATALOG] if with_dlq else names

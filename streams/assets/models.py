@@ -12,7 +12,6 @@ from typing import Annotated, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 AssetType = Literal["video", "audio", "image", "font", "lut", "template"]
-ASSET_TYPES: tuple[AssetType, ...] = ("video", "audio", "image", "font", "lut", "template")
 
 AssetId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")]
 Category = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_\-/]*$")]

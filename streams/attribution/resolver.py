@@ -2,7 +2,8 @@
 
 Three entry points share one path, :func:`settle`:
 
-- :func:`on_stage_event` - a ``DealStageChanged`` arrives (inbox-claimed, exactly once);
+- :func:`on_stage_event` - a ``DealStageChanged`` arrives (the stage's processor claimed it in the
+  inbox: exactly once);
 - :func:`recheck` - new clicks or catalog entries may now match deals that are waiting;
 - the sweeper's expiry - a waiting deal's bound passed: decide with what there is, or ``none``.
 
@@ -10,9 +11,10 @@ Every path takes the tenant's advisory lock first. Without it a click committed 
 "no click yet" read and its "pending" insert would match nobody: the click's re-check would not
 see the uncommitted pending row, and the deal would expire unattributed with its click indexed.
 
-Conversions are published *inside* the transaction, before it commits: if publishing fails,
-nothing is recorded and the redelivered stage event does it all again; if the commit fails after
-a publish, the retry republishes the same deterministic ``event_id``, which revenue's inbox drops.
+Conversions are *emitted* into the transaction's :class:`~streams.core.process.Effects`, which
+publishes them before it commits: if publishing fails, nothing is recorded and the redelivered
+stage event does it all again; if the commit fails after a publish, the retry republishes the
+same deterministic ``event_id``, which revenue's inbox drops.
 """
 
 from __future__ import annotations
@@ -28,9 +30,8 @@ from streams.attribution import decisions
 from streams.attribution.decisions import UNATTRIBUTED, Decision
 from streams.attribution.matching import candidates, choose, merge_signals
 from streams.attribution.settings import AttributionSettings
-from streams.core import inbox
 from streams.core.db import Conn
-from streams.core.publish import Publisher
+from streams.core.process import Effects
 
 CONSUMER = "attribution"
 log = structlog.get_logger("roasloop.attribution")
@@ -43,12 +44,18 @@ async def lock_tenant(conn: Conn, tenant_id: str) -> None:
 
 @dataclass
 class Context:
-    """What every path needs: the connection in its transaction, where to publish, settings, now."""
+    """What every path needs: the transaction's effects (connection, now, emit) and the settings."""
 
-    conn: Conn
-    publisher: Publisher
+    fx: Effects
     config: AttributionSettings
-    now: datetime
+
+    @property
+    def conn(self) -> Conn:
+        return self.fx.conn
+
+    @property
+    def now(self) -> datetime:
+        return self.fx.now
 
     async def window_days(self, tenant_id: str) -> int:
         days = await self.conn.fetchval(
@@ -76,7 +83,7 @@ async def settle(ctx: Context, tenant_id: str, deal_id: str, events: list[DealSt
     decision = Decision.from_match(match) if match else UNATTRIBUTED
     await decisions.store(ctx.conn, tenant_id, deal_id, decision, conversion_at, ctx.now)
     for event in events:
-        await ctx.publisher.publish(decisions.conversion(event, decision, ctx.now))
+        ctx.fx.emit(decisions.conversion(event, decision, ctx.now))
     log.info("deal_attributed", tenant_id=tenant_id, deal_id=deal_id, method=decision.method,
              matched_on=decision.matched_on, confidence=decision.confidence, stage_events=len(events))
     return decision, None
@@ -105,15 +112,13 @@ async def _clear_pending(conn: Conn, tenant_id: str, deal_id: str) -> None:
     await conn.execute("DELETE FROM pending_stage_events WHERE tenant_id = $1 AND deal_id = $2", tenant_id, deal_id)
 
 
-async def on_stage_event(ctx: Context, event: DealStageChanged) -> bool:
-    """Handle one stage event exactly once; False if the inbox had it already."""
-    if not await inbox.claim(ctx.conn, CONSUMER, event.event_id):
-        return False
+async def on_stage_event(ctx: Context, event: DealStageChanged) -> None:
+    """Handle one stage event (claimed in the inbox by the caller, in this transaction)."""
     await lock_tenant(ctx.conn, event.tenant_id)
     decided = await decisions.load(ctx.conn, event.tenant_id, event.deal_id)
     if decided is not None:
-        await ctx.publisher.publish(decisions.conversion(event, decided, ctx.now))
-        return True
+        ctx.fx.emit(decisions.conversion(event, decided, ctx.now))
+        return
     waiting = await _pending_events(ctx.conn, event.tenant_id, event.deal_id)
     decision, waiting_ad = await settle(
         ctx, event.tenant_id, event.deal_id, [*waiting, event], final=ctx.config.pending_seconds <= 0
@@ -121,14 +126,13 @@ async def on_stage_event(ctx: Context, event: DealStageChanged) -> bool:
     if decision is not None:
         if waiting:
             await _clear_pending(ctx.conn, event.tenant_id, event.deal_id)
-        return True
+        return
     await _add_pending(ctx, event, waiting_ad)
     if waiting_ad is not None:
         await ctx.conn.execute(
             "UPDATE pending_stage_events SET waiting_ad_id = $3 WHERE tenant_id = $1 AND deal_id = $2",
             event.tenant_id, event.deal_id, waiting_ad,
         )
-    return True
 
 
 async def resolve_waiting(ctx: Context, tenant_id: str, deal_id: str, *, final: bool) -> Decision | None:

@@ -17,27 +17,25 @@ from streams.attribution import click_index
 from streams.attribution.resolver import Context, lock_tenant, resolve_waiting
 from streams.attribution.settings import AttributionSettings
 from streams.core.clock import Clock
-from streams.core.publish import Publisher
+from streams.core.stage import Resources
 
 log = structlog.get_logger("roasloop.attribution.sweeper")
 
 
-async def expire_pending(pool: asyncpg.Pool[Any], publisher: Publisher, config: AttributionSettings,
-                         clock: Clock, limit: int = 500) -> int:
+async def expire_pending(res: Resources, config: AttributionSettings, limit: int = 500) -> int:
     """Decide every deal whose earliest pending deadline passed (match if one exists now, else none)."""
-    now = clock.now()
-    due = await pool.fetch(
+    now = res.clock.now()
+    due = await res.pool.fetch(
         "SELECT tenant_id, deal_id FROM pending_stage_events GROUP BY tenant_id, deal_id"
         " HAVING min(deadline) <= $1 ORDER BY min(deadline) LIMIT $2",
         now, limit,
     )
     decided = 0
     for row in due:
-        async with pool.acquire() as conn, conn.transaction():
-            await lock_tenant(conn, row["tenant_id"])
-            ctx = Context(conn, publisher, config, now)
-            if await resolve_waiting(ctx, row["tenant_id"], row["deal_id"], final=True) is not None:
-                decided += 1
+        async with res.effects() as fx:
+            await lock_tenant(fx.conn, row["tenant_id"])
+            decision = await resolve_waiting(Context(fx, config), row["tenant_id"], row["deal_id"], final=True)
+            decided += decision is not None
     return decided
 
 
@@ -54,17 +52,17 @@ async def prune_clicks(pool: asyncpg.Pool[Any], config: AttributionSettings, clo
             return total
 
 
-async def run(pool: asyncpg.Pool[Any], publisher: Publisher, config: AttributionSettings, clock: Clock) -> None:
+async def run(res: Resources, config: AttributionSettings) -> None:
     """Forever: expire pending deals every ``sweep_interval_seconds``, prune every ``retention_interval``."""
     loop = asyncio.get_running_loop()
     next_prune = loop.time()
     while True:
         try:
-            expired = await expire_pending(pool, publisher, config, clock)
+            expired = await expire_pending(res, config)
             if expired:
                 log.info("pending_deals_expired", count=expired)
             if loop.time() >= next_prune:
-                pruned = await prune_clicks(pool, config, clock)
+                pruned = await prune_clicks(res.pool, config, res.clock)
                 next_prune = loop.time() + config.retention_interval_seconds
                 if pruned:
                     log.info("clicks_pruned", count=pruned)

@@ -12,7 +12,10 @@ from streams.core.errors import ConfigError
 from streams.core.settings import Settings
 
 Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
-"""A connection, whether opened alone or borrowed from the pool (``async with pool.acquire()``)."""
+"""The one connection type: opened alone or borrowed from the pool (``async with pool.acquire()``).
+
+A function that runs statements takes a ``Conn``, so its caller decides the transaction it runs in;
+a long-lived object or loop that borrows connections over time holds the ``asyncpg.Pool``."""
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:

@@ -2,10 +2,14 @@
 
 FastStream's ASGI app matches routes by exact path; stage routes with parameters (the click
 redirect) fall through to the stage's Starlette router instead of a 404.
+
+``app`` is built on first use (:func:`lazy_app`), not at import: building it reads the
+environment's settings, and importing a stage module (tests, ``roasloop run``) must not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from faststream.asgi import AsgiFastStream
@@ -32,3 +36,17 @@ def faststream_app(*stages: Stage) -> AsgiFastStream:
         after_startup=[mark_started],
         after_shutdown=[runner.close],
     )
+
+
+def lazy_app(*stages: Stage) -> Callable[[str], object]:
+    """A module ``__getattr__`` (PEP 562) that builds the stage module's ``app`` when first asked for.
+
+    In ``streams/<stage>/app.py``: ``__getattr__ = lazy_app(stage)``.
+    """
+
+    def module_getattr(name: str) -> object:
+        if name == "app":
+            return faststream_app(*stages)
+        raise AttributeError(name)
+
+    return module_getattr

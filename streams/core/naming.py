@@ -15,10 +15,6 @@ def topic_name(settings: Settings, topic: Topic | str) -> str:
     return settings.topic_prefix + name
 
 
-def dlq_name(settings: Settings, topic: Topic | str) -> str:
-    return topic_name(settings, topic) + DLQ_SUFFIX
-
-
 def group_name(settings: Settings, group: str) -> str:
     return settings.topic_prefix + group
 

@@ -1,37 +1,56 @@
 """What a stage is, and how one or many of them run in a process.
 
-A :class:`Stage` declares its consumer group, the subscribers it adds to a broker, optional
-HTTP routes, and start/stop hooks. :class:`StageRunner` gives stages their shared
-:class:`Resources` - settings, a database pool, a broker (one per process: all subscribers and
-the publisher share its connection), a clock - and starts and stops them in order. The same
-runner serves ``roasloop run <stage>`` (one stage) and ``roasloop dev`` (all of them).
+A :class:`Stage` is one object: its name, the topics it consumes, its HTTP routes, and the state it
+owns between :meth:`~Stage.start` and :meth:`~Stage.stop` (typed attributes, not a dict of extras).
+:class:`StageRunner` gives stages their shared :class:`Resources` - settings, a database pool, a
+broker (one per process: every subscriber and the publisher share its connection), a clock - and
+starts and stops them in order. The same runner serves ``roasloop run <stage>`` (one stage) and
+``roasloop dev`` (all of them).
+
+Consuming has one shape (:mod:`streams.core.process`): ``res.consume(topics, group=..., processor=...)``
+decodes, claims inbox rows, applies, publishes and acks; ``res.subscriber`` is the lower-level
+door for a stage whose semantics need another ack discipline (the executor's), with the same
+consumer-group settings and dead-letter rules.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg
 import structlog
+from aiokafka import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaMessage
 from starlette.routing import BaseRoute
 
-from schemas.codec import decode_as
+from schemas.codec import InvalidEvent, decode
 from schemas.envelope import Envelope
 from schemas.topics import Topic
 from streams.core.broker import make_broker
 from streams.core.clock import Clock, WallClock
 from streams.core.db import create_pool
+from streams.core.dlq import POISON, dead_letters_of
 from streams.core.lag import lag_loop
-from streams.core.naming import group_name, topic_name
+from streams.core.naming import group_name, topic_name, unprefixed
+from streams.core.process import Consumed, Effects, Processor
 from streams.core.publish import Publisher
 from streams.core.settings import Settings
 
 log = structlog.get_logger("roasloop.stage")
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How many records a batch subscription hands over at most, and how long it waits to fill one."""
+
+    max_records: int = 500
+    timeout_ms: int = 200
 
 
 @dataclass
@@ -42,8 +61,8 @@ class Resources:
     broker: KafkaBroker
     clock: Clock = field(default_factory=WallClock)
     _pool: asyncpg.Pool[Any] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _publisher: Publisher | None = None
 
     def spawn(self, coro: Awaitable[Any], name: str | None = None) -> asyncio.Task[Any]:
         """Run a background loop (scheduler, poller) that is cancelled when the stages stop."""
@@ -61,49 +80,127 @@ class Resources:
 
     @property
     def publisher(self) -> Publisher:
-        return Publisher(self.broker, self.settings)
+        if self._publisher is None:
+            self._publisher = Publisher(self.broker, self.settings)
+        return self._publisher
 
-    def subscriber(self, topic: Topic, group: str, *, batch: bool = False, **options: Any) -> Any:
+    def subscriber(self, *topics: Topic, group: str, listener: ConsumerRebalanceListener | None = None,
+                   batch: bool = False, **options: Any) -> Any:
         """A subscriber with roasloop's delivery rules: commit after the effect, DLQ for poison.
 
         ``NACK_ON_ERROR`` commits only after the handler returns and seeks back on failure; the
-        dead-letter middleware turns poison into a DLQ record plus a normal return. Without a
-        ``decoder`` the handler receives the topic's event model, validated, with ``tenant_id``
+        dead-letter middleware turns poison into a DLQ record plus a normal return. The consumer
+        group's liveness (``ROASLOOP_KAFKA_SESSION_TIMEOUT_MS`` / ``_HEARTBEAT_INTERVAL_MS``)
+        comes from the shared settings. Several topics are assigned with the *range* assignor,
+        which gives one member partition *p* of every topic: co-partitioned topics (same key,
+        same partition count) are then owned together, which is what joins them. Without a
+        ``decoder`` the handler receives the topics' event models, validated, with ``tenant_id``
         and ``event_id`` bound to the log context.
         """
         if not batch:
-            options.setdefault("decoder", event_decoder(topic.model))
+            options.setdefault("decoder", event_decoder(*(t.model for t in topics)))
+        if len(topics) > 1:
+            options.setdefault("partition_assignment_strategy", (RangePartitionAssignor,))
         options.setdefault("auto_offset_reset", "earliest")
         options.setdefault("ack_policy", AckPolicy.NACK_ON_ERROR)
         options.setdefault("session_timeout_ms", self.settings.kafka_session_timeout_ms)
         options.setdefault("heartbeat_interval_ms", self.settings.kafka_heartbeat_interval_ms)
-        return self.broker.subscriber(
-            topic_name(self.settings, topic), group_id=group_name(self.settings, group), batch=batch, **options
-        )
+        names = [topic_name(self.settings, t) for t in topics]
+        return self.broker.subscriber(*names, group_id=group_name(self.settings, group), batch=batch,
+                                      listener=listener, **options)
+
+    def consume(self, *topics: Topic, group: str, processor: Processor[Any, Any],
+                listener: ConsumerRebalanceListener | None = None, batching: Batching | None = None) -> None:
+        """Subscribe ``processor`` to ``topics`` in consumer group ``group`` (see :mod:`streams.core.process`).
+
+        Without ``batching`` every record is its own batch; with it, up to ``max_records`` records
+        come at once, each decoded on its own so a poison record is dead-lettered alone.
+        """
+        models = tuple(t.model for t in topics)
+        if batching is None:
+            @self.subscriber(*topics, group=group, listener=listener)  # type: ignore[untyped-decorator]
+            async def one(event: Any, msg: KafkaMessage) -> None:
+                await self.process(processor, [self._consumed(event, msg.raw_message)])
+            return
+
+        @self.subscriber(*topics, group=group, listener=listener, batch=True,  # type: ignore[untyped-decorator]
+                         max_records=batching.max_records, batch_timeout_ms=batching.timeout_ms,
+                         decoder=lambda msg: msg.body)
+        async def many(_: Any, msg: KafkaMessage) -> None:
+            consumed: list[Consumed[Any]] = []
+            for record in msg.raw_message:
+                try:
+                    event = decode_event(record.value or b"", models)
+                except POISON as exc:
+                    await dead_letters_of(self.broker).dead_letter(record, exc, 1)
+                    continue
+                consumed.append(self._consumed(event, record))
+            if consumed:
+                await self.process(processor, consumed)
+
+    def _consumed(self, event: Envelope, record: Any) -> Consumed[Any]:
+        return Consumed(event, unprefixed(self.settings, record.topic), record.partition, record.offset)
+
+    @asynccontextmanager
+    async def effects(self) -> AsyncIterator[Effects]:
+        """One transaction whose emitted events are published (and acked) before it commits."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            fx = Effects(conn, self.clock.now())
+            yield fx
+            await self.publisher.publish_many(fx.emitted)
+
+    async def process(self, processor: Processor[Any, Any], batch: Sequence[Consumed[Any]]) -> None:
+        """Claim, apply and publish ``batch`` in one transaction; then run the processor's ``after``."""
+        async with self.effects() as fx:
+            fresh = await processor.fresh(fx, batch)
+            if not fresh:
+                return
+            result = await processor.apply(fx, fresh)
+        if processor.after is not None:
+            await processor.after(result)
 
 
-def event_decoder(model: type[Envelope]) -> Callable[[Any], Envelope]:
-    def decode(msg: Any) -> Envelope:
-        event = decode_as(msg.body, model)
+def decode_event(raw: bytes, models: tuple[type[Envelope], ...]) -> Envelope:
+    """Decode a record into one of ``models`` (the event types its topic carries), else InvalidEvent."""
+    event = decode(raw)
+    if not isinstance(event, models):
+        expected = " or ".join(m.__name__ for m in models)
+        raise InvalidEvent(f"event_type: expected {expected}, got {event.event_type!r}")
+    return event
+
+
+def event_decoder(*models: type[Envelope]) -> Callable[[Any], Envelope]:
+    def decoder(msg: Any) -> Envelope:
+        event = decode_event(msg.body, models)
         structlog.contextvars.bind_contextvars(tenant_id=event.tenant_id, event_id=event.event_id)
         return event
 
-    return decode
+    return decoder
 
 
-Hook = Callable[[Resources], Awaitable[None]]
-
-
-@dataclass
 class Stage:
-    name: str
-    register: Callable[[Resources], None]
-    """Add this stage's subscribers to ``resources.broker`` (closures over ``resources``)."""
-    routes: Callable[[Resources], Sequence[BaseRoute]] = lambda _: ()
-    on_start: Hook | None = None
-    """Runs after the pool is open and before consuming starts (rebuild caches, reconcile)."""
-    on_stop: Hook | None = None
-    needs_database: bool = True
+    """One stage: what it consumes and serves, and the state it owns while it runs.
+
+    A subclass sets ``name`` and overrides what it needs. Its constructor must not read the
+    environment or open anything (``streams.<stage>.app`` builds the default instance at import);
+    :meth:`subscribe` reads the stage's settings, :meth:`start` opens what the stage holds.
+    """
+
+    name: ClassVar[str]
+    needs_database: ClassVar[bool] = True
+
+    def subscribe(self, res: Resources) -> None:
+        """Add this stage's subscribers (``res.consume`` / ``res.subscriber``); once, before start."""
+
+    def routes(self, res: Resources) -> Sequence[BaseRoute]:
+        """HTTP routes this stage serves beside ``/healthz``, ``/readyz`` and ``/metrics``."""
+        return ()
+
+    async def start(self, res: Resources) -> None:
+        """After the pool is open and before consuming starts (rebuild caches, reconcile, spawn loops)."""
+
+    async def stop(self, res: Resources) -> None:
+        """After consuming stopped and before the pool closes."""
 
 
 @dataclass
@@ -119,7 +216,7 @@ class StageRunner:
         broker = make_broker(self.settings, client_id=f"roasloop-{names}")
         self.resources = Resources(settings=self.settings, broker=broker, clock=self.clock)
         for stage in self.stages:
-            stage.register(self.resources)
+            stage.subscribe(self.resources)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -131,8 +228,7 @@ class StageRunner:
             self.resources._pool = await create_pool(self.settings)
         await self.resources.broker.connect()
         for stage in self.stages:
-            if stage.on_start:
-                await stage.on_start(self.resources)
+            await stage.start(self.resources)
 
     async def close(self) -> None:
         """Undo :meth:`open`, after the broker stopped consuming."""
@@ -142,11 +238,10 @@ class StageRunner:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for stage in reversed(self.stages):
-            if stage.on_stop:
-                try:
-                    await stage.on_stop(self.resources)
-                except Exception:
-                    log.exception("stage_stop_failed", stage=stage.name)
+            try:
+                await stage.stop(self.resources)
+            except Exception:
+                log.exception("stage_stop_failed", stage=stage.name)
         if self.resources._pool is not None:
             await self.resources._pool.close()
             self.resources._pool = None

@@ -1,8 +1,13 @@
 """The executor stage: consumes ``budget.requests.v1`` (group ``executor``), changes budgets on Meta.
 
-``build_stage`` exists so tests and benchmarks can inject a Meta gateway (the sandbox stand-in)
-and a jitter; ``stage`` is the production wiring: dry-run when no ``META_ACCESS_TOKEN`` is set.
-On start the executor settles intents a previous process left ``executing`` before it consumes.
+It deviates from the shared decode -> claim -> apply -> ack shape (:mod:`streams.core.process`) on
+purpose: a request is only *scheduled* when it arrives (after a jitter, per campaign in order), so
+committing when the handler returns would commit requests that have not run. It subscribes with
+``AckPolicy.MANUAL`` and commits, from :mod:`.offsets`, the lowest offset still in flight per
+partition (:mod:`.consumer`); its exactly-once rests on the ``change_id`` of the audit trail rather
+than an inbox row. Tests and benchmarks inject a Meta gateway (the sandbox stand-in) and a jitter;
+``stage`` is the production wiring: dry-run when no ``META_ACCESS_TOKEN`` is set. On start the
+executor settles intents a previous process left ``executing`` before it consumes.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from aiokafka import ConsumerRebalanceListener
 from faststream import AckPolicy
 from faststream.kafka import KafkaMessage
 
-from schemas.events import BudgetChangeSettled
 from schemas.topics import BUDGET_REQUESTS
+from streams.core.faststream_app import lazy_app
 from streams.core.stage import Resources, Stage
 from streams.executor.consumer import Jitter, RequestConsumer
 from streams.executor.executor import Executor, MetaGateway
@@ -23,7 +28,6 @@ from streams.executor.settings import ExecutorSettings, load_executor_settings
 from streams.integrations.meta import BackoffPolicy, MetaClient
 
 GROUP = "executor"
-STATE_KEY = "executor"
 
 MetaFactory = Callable[[Resources, ExecutorSettings], MetaGateway | None]
 
@@ -40,71 +44,60 @@ def meta_from_settings(res: Resources, settings: ExecutorSettings) -> MetaGatewa
                              clock=res.clock, timeout_seconds=settings.meta_timeout_seconds, policy=policy)
 
 
-def build_stage(settings: ExecutorSettings | None = None, *, meta: MetaFactory = meta_from_settings,
-                jitter: Jitter | None = None) -> Stage:
-    holder: dict[str, Any] = {}
+class ExecutorStage(Stage):
+    name = "executor"
 
-    def consumer_of(res: Resources) -> RequestConsumer:
-        found = res.extras.get(STATE_KEY)
-        assert isinstance(found, RequestConsumer), "executor stage not started"
-        return found
+    def __init__(self, settings: ExecutorSettings | None = None, *, meta: MetaFactory = meta_from_settings,
+                 jitter: Jitter | None = None) -> None:
+        self._settings = settings
+        self.meta_factory = meta
+        self.jitter = jitter
+        self.consumer: RequestConsumer | None = None
+        """The running request consumer (from start to stop)."""
 
-    def register(res: Resources) -> None:
-        holder["settings"] = settings or load_executor_settings()
+    @property
+    def settings(self) -> ExecutorSettings:
+        if self._settings is None:
+            self._settings = load_executor_settings()
+        return self._settings
 
-        @res.subscriber(BUDGET_REQUESTS, GROUP, ack_policy=AckPolicy.MANUAL,  # type: ignore[untyped-decorator]
-                        listener=_Listener(res), decoder=lambda msg: msg.body)
+    def subscribe(self, res: Resources) -> None:
+        @res.subscriber(BUDGET_REQUESTS, group=GROUP, ack_policy=AckPolicy.MANUAL,  # type: ignore[untyped-decorator]
+                        listener=_Rebalances(self), decoder=lambda msg: msg.body)
         async def on_request(body: bytes, msg: KafkaMessage) -> None:
-            await consumer_of(res).on_message(msg)
+            if self.consumer is None:
+                raise RuntimeError("executor stage not started")
+            await self.consumer.on_message(msg)
 
-    async def on_start(res: Resources) -> None:
-        exec_settings: ExecutorSettings = holder["settings"]
-        gateway = meta(res, exec_settings)
-        publisher = res.publisher
-
-        async def publish(event: BudgetChangeSettled) -> None:
-            await publisher.publish(event)
-
-        executor = Executor(res.pool, res.clock, exec_settings, gateway, publish)
+    async def start(self, res: Resources) -> None:
+        settings = self.settings
+        executor = Executor(res.pool, res.clock, settings, self.meta_factory(res, settings), res.publisher.publish)
         await executor.reconcile()
-        consumer = RequestConsumer(executor, res.clock, exec_settings, jitter)
-        res.extras[STATE_KEY] = consumer
-        res.spawn(consumer.commit_loop(), name="executor-commits")
+        self.consumer = RequestConsumer(executor, res.clock, settings, self.jitter)
+        res.spawn(self.consumer.commit_loop(), name="executor-commits")
 
-    async def on_stop(res: Resources) -> None:
-        consumer = res.extras.pop(STATE_KEY, None)
-        if isinstance(consumer, RequestConsumer):
+    async def stop(self, res: Resources) -> None:
+        consumer, self.consumer = self.consumer, None
+        if consumer is not None:
             await consumer.scheduler.drop()
-            gateway = consumer.executor.meta
-            if isinstance(gateway, MetaClient):
-                await gateway.aclose()
-
-    return Stage(name="executor", register=register, on_start=on_start, on_stop=on_stop)
+            if isinstance(consumer.executor.meta, MetaClient):
+                await consumer.executor.meta.aclose()
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Forwards rebalance callbacks to the running consumer (created later, in on_start)."""
+class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Forwards rebalance callbacks to the stage's running consumer (created later, in start)."""
 
-    def __init__(self, res: Resources) -> None:
-        self.res = res
+    def __init__(self, stage: ExecutorStage) -> None:
+        self.stage = stage
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        consumer = self.res.extras.get(STATE_KEY)
-        if isinstance(consumer, RequestConsumer):
-            await consumer.on_partitions_revoked(set(revoked))
+        if self.stage.consumer is not None:
+            await self.stage.consumer.on_partitions_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        consumer = self.res.extras.get(STATE_KEY)
-        if isinstance(consumer, RequestConsumer):
-            await consumer.on_partitions_assigned(set(assigned))
+        if self.stage.consumer is not None:
+            await self.stage.consumer.on_partitions_assigned(set(assigned))
 
 
-stage = build_stage()
-
-
-def __getattr__(name: str) -> object:
-    if name == "app":
-        from streams.core.faststream_app import faststream_app
-
-        return faststream_app(stage)
-    raise AttributeError(name)
+stage = ExecutorStage()
+__getattr__ = lazy_app(stage)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
@@ -81,7 +81,7 @@ class Executor:
         async with self.pool.acquire() as conn, conn.transaction():
             limits = await store.load_limits(conn, request.tenant_id, request.entity_id, self.settings)
             # the held connection, never the pool: a second acquire per request deadlocks a busy pool
-            paused = await is_paused(cast(asyncpg.Connection, conn), request.tenant_id, request.campaign_id)
+            paused = await is_paused(conn, request.tenant_id, request.campaign_id)
             history = await store.load_history(conn, request.tenant_id, request.campaign_id, now,
                                                limits.change_window, dry_run=self.dry_run)
             proposal = Proposal(request.entity_id, request.campaign_id, request.requested_budget.currency, target,

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
 
-import asyncpg
+from streams.core.db import Conn
 
 KEY_PREFIX = "rlk_"
 
@@ -18,14 +17,14 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def issue(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], tenant_id: str, label: str = "") -> str:
+async def issue(conn: Conn, tenant_id: str, label: str = "") -> str:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     await conn.execute("INSERT INTO click_api_keys (key_hash, tenant_id, label) VALUES ($1, $2, $3)",
                        key_hash(key), tenant_id, label)
     return key
 
 
-async def tenant_for(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], key: str) -> str | None:
+async def tenant_for(conn: Conn, key: str) -> str | None:
     """The tenant a presented key belongs to, or None (unknown or revoked)."""
     if not key or len(key) > 200:
         return None
@@ -35,7 +34,7 @@ async def tenant_for(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], key: str
     return tenant
 
 
-async def revoke(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], key: str) -> bool:
+async def revoke(conn: Conn, key: str) -> bool:
     status = await conn.execute(
         "UPDATE click_api_keys SET revoked_at = now() WHERE key_hash = $1 AND revoked_at IS NULL",
         key_hash(key),

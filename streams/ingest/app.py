@@ -1,7 +1,7 @@
 """The ingest stage: an HTTP ingress (HubSpot webhooks, clicks, operator API) plus the insights poller.
 
-It consumes no topic; it only publishes. ``make_stage`` lets tests and the benchmark pass their
-own settings and HTTP transports; ``stage`` reads everything from the environment at start.
+It consumes no topic; it only publishes. Tests and the benchmark pass their own settings and
+HTTP transports; ``stage`` reads everything from the environment at start.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from starlette.routing import BaseRoute, Route
 
+from streams.core.faststream_app import lazy_app
 from streams.core.stage import Resources, Stage
 from streams.ingest import click_batch, clicks, context, webhooks
 from streams.ingest.insights_poller import start_poller
@@ -18,40 +19,37 @@ from streams.ingest.operator_api import operator_routes
 from streams.ingest.settings import IngestSettings
 
 
-def make_stage(config: IngestSettings | None = None, transports: context.Transports | None = None) -> Stage:
-    transports = transports or context.Transports()
+class IngestStage(Stage):
+    name = "ingest"
 
-    def register(_: Resources) -> None:
-        """Ingest subscribes to nothing."""
+    def __init__(self, config: IngestSettings | None = None, transports: context.Transports | None = None) -> None:
+        self.config = config
+        self.transports = transports or context.Transports()
+        self.context: context.IngestContext | None = None
 
-    def routes(res: Resources) -> Sequence[BaseRoute]:
+    def running(self) -> context.IngestContext:
+        if self.context is None:
+            raise RuntimeError("the ingest stage has not started")
+        return self.context
+
+    def routes(self, res: Resources) -> Sequence[BaseRoute]:
         return [
-            Route(webhooks.ROUTE, webhooks.make_handler(res), methods=["POST"]),
-            Route(clicks.ROUTE, clicks.make_handler(res), methods=["GET"]),
-            Route(click_batch.ROUTE, click_batch.make_handler(res), methods=["POST"]),
-            *operator_routes(res),
+            Route(webhooks.ROUTE, webhooks.make_handler(res, self.running), methods=["POST"]),
+            Route(clicks.ROUTE, clicks.make_handler(res, self.running), methods=["GET"]),
+            Route(click_batch.ROUTE, click_batch.make_handler(res, self.running), methods=["POST"]),
+            *operator_routes(res, self.running),
             openapi_route(),
         ]
 
-    async def on_start(res: Resources) -> None:
-        ctx = context.build(res, config, transports)
-        res.extras[context.KEY] = ctx
-        start_poller(ctx, transports.meta)
+    async def start(self, res: Resources) -> None:
+        self.context = context.build(res, self.config, self.transports)
+        start_poller(self.context, self.transports.meta)
 
-    async def on_stop(res: Resources) -> None:
-        ctx = res.extras.pop(context.KEY, None)
-        if isinstance(ctx, context.IngestContext):
-            await ctx.close()
-
-    return Stage(name="ingest", register=register, routes=routes, on_start=on_start, on_stop=on_stop)
+    async def stop(self, res: Resources) -> None:
+        if self.context is not None:
+            await self.context.close()
+            self.context = None
 
 
-stage = make_stage()
-
-
-def __getattr__(name: str) -> object:
-    if name == "app":
-        from streams.core.faststream_app import faststream_app
-
-        return faststream_app(stage)
-    raise AttributeError(name)
+stage = IngestStage()
+__getattr__ = lazy_app(stage)

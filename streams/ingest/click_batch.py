@@ -70,10 +70,11 @@ def presented_key(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def make_handler(res: Resources) -> Any:
+def make_handler(res: Resources, context_of: context.ContextOf) -> Any:
     async def click_batch(request: Request) -> Response:
-        ctx = context.get(res)
-        tenant_id = await api_keys.tenant_for(res.pool, presented_key(request))
+        ctx = context_of()
+        async with res.pool.acquire() as conn:
+            tenant_id = await api_keys.tenant_for(conn, presented_key(request))
         if tenant_id is None:
             return error(ROUTE, 401, "missing or invalid API key")
         try:

@@ -61,9 +61,9 @@ def utm_from(params: dict[str, str]) -> Utm:
     return Utm(**{k: params[f"utm_{k}"][:500] for k in UTM_KEYS if params.get(f"utm_{k}")})
 
 
-def make_handler(res: Resources) -> Any:
+def make_handler(res: Resources, context_of: context.ContextOf) -> Any:
     async def click(request: Request) -> Response:
-        ctx = context.get(res)
+        ctx = context_of()
         tenant_id = request.path_params["tenant_id"]
         ad_id = request.path_params["ad_id"]
         if (wait := ctx.limiter.acquire(f"click:{tenant_id}")) is not None:
@@ -80,7 +80,8 @@ def make_handler(res: Resources) -> Any:
         params = dict(parse_qsl(parts.query))
         params.update({k: v for k, v in request.query_params.items() if k != "url"})
         click_id = uuid.uuid4().hex
-        adset_id, campaign_id = await lookup_ad(res.pool, tenant_id, ad_id)
+        async with res.pool.acquire() as conn:
+            adset_id, campaign_id = await lookup_ad(conn, tenant_id, ad_id)
         key = res.settings.hash_key
         try:
             event = AdClicked(

@@ -1,8 +1,8 @@
 """What the ingest endpoints share at run time, built once when the stage starts.
 
-Routes are created before the stage starts (the runner asks for them up front), so handlers find
-this context through ``res.extras`` at call time instead of closing over half-built objects.
-Tests build the stage with their own :class:`IngestSettings` and HTTP transports.
+Routes are created before the stage starts (the runner asks for them up front), so handlers ask
+the stage for this context at call time (a :data:`ContextOf`) instead of closing over half-built
+objects. Tests build the stage with their own :class:`IngestSettings` and HTTP transports.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from streams.ingest.auth import FirebaseVerifier, JwksCache
 from streams.ingest.rate_limit import RateLimiter
 from streams.ingest.settings import IngestSettings, load_ingest_settings
 from streams.integrations.hubspot import ContactProperties, HubSpotClient
-
-KEY = "ingest"
 
 
 @dataclass
@@ -76,8 +74,5 @@ def build(res: Resources, config: IngestSettings | None, transports: Transports)
     )
 
 
-def get(res: Resources) -> IngestContext:
-    ctx: Any = res.extras.get(KEY)
-    if not isinstance(ctx, IngestContext):
-        raise RuntimeError("the ingest stage has not started")
-    return ctx
+ContextOf = Callable[[], IngestContext]
+"""How a route finds the running stage's context (raises if the stage has not started)."""

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
-import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -69,9 +68,10 @@ def stage_values_body(tenant_id: str, values: StageValues) -> dict[str, Any]:
             "stage_values": {stage: values.of(stage) for stage in VALUED_STAGES}}
 
 
-def guarded(res: Resources, role: str, route: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def guarded(context_of: context.ContextOf, role: str, route: str,
+            handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        ctx = context.get(res)
+        ctx = context_of()
         if ctx.verifier is None:
             return error(route, 503, "FIREBASE_PROJECT_ID is not configured")
         try:
@@ -91,7 +91,7 @@ async def _json_body(request: Request) -> Any:
     return json.loads(body or b"{}")
 
 
-def operator_routes(res: Resources) -> list[Route]:
+def operator_routes(res: Resources, context_of: context.ContextOf) -> list[Route]:
     history_route = "/v1/tenants/{tenant_id}/campaigns/{campaign_id}/history"
     changes_route = "/v1/tenants/{tenant_id}/budget-changes"
     values_route = "/v1/tenants/{tenant_id}/stage-values"
@@ -111,7 +111,7 @@ def operator_routes(res: Resources) -> list[Route]:
         except (ValueError, BodyTooLarge) as exc:
             message = describe(exc) if isinstance(exc, ValidationError) else "body must be a JSON object"
             return error(changes_route, 400, message)
-        ctx = context.get(res)
+        ctx = context_of()
         try:
             async with res.pool.acquire() as conn, conn.transaction():
                 currency = change.currency or await conn.fetchval(
@@ -165,10 +165,10 @@ def operator_routes(res: Resources) -> list[Route]:
                 return error(route, 400, 'body must be {"reason": "..."} or empty')
             async with res.pool.acquire() as conn, conn.transaction():
                 if paused:
-                    await killswitch.pause(cast("asyncpg.Connection[Any]", conn), tenant, campaign, who.sub, reason)
+                    await killswitch.pause(conn, tenant, campaign, who.sub, reason)
                     changed = True
                 else:
-                    changed = await killswitch.resume(cast("asyncpg.Connection[Any]", conn), tenant, campaign)
+                    changed = await killswitch.resume(conn, tenant, campaign)
                 await audit(conn, tenant, who.sub, "pause" if paused else "resume", campaign or "",
                             {"reason": reason, "changed": changed})
             return json_response(route, 200, {"tenant_id": tenant, "campaign_id": campaign, "paused": paused,
@@ -179,16 +179,16 @@ def operator_routes(res: Resources) -> list[Route]:
     tenant_pause = "/v1/tenants/{tenant_id}/{action}"
     campaign_pause = "/v1/tenants/{tenant_id}/campaigns/{campaign_id}/{action}"
     return [
-        Route(history_route, guarded(res, "VIEWER", history_route, history), methods=["GET"]),
-        Route(changes_route, guarded(res, "EDITOR", changes_route, request_change), methods=["POST"]),
-        Route(values_route, guarded(res, "EDITOR", values_route, get_values), methods=["GET"]),
-        Route(values_route, guarded(res, "EDITOR", values_route, put_values), methods=["PUT"]),
-        Route("/v1/tenants/{tenant_id}/pause", guarded(res, "ADMIN", tenant_pause, pause_switch(True, tenant_pause)),
-              methods=["POST"]),
+        Route(history_route, guarded(context_of, "VIEWER", history_route, history), methods=["GET"]),
+        Route(changes_route, guarded(context_of, "EDITOR", changes_route, request_change), methods=["POST"]),
+        Route(values_route, guarded(context_of, "EDITOR", values_route, get_values), methods=["GET"]),
+        Route(values_route, guarded(context_of, "EDITOR", values_route, put_values), methods=["PUT"]),
+        Route("/v1/tenants/{tenant_id}/pause",
+              guarded(context_of, "ADMIN", tenant_pause, pause_switch(True, tenant_pause)), methods=["POST"]),
         Route("/v1/tenants/{tenant_id}/resume",
-              guarded(res, "ADMIN", tenant_pause, pause_switch(False, tenant_pause)), methods=["POST"]),
+              guarded(context_of, "ADMIN", tenant_pause, pause_switch(False, tenant_pause)), methods=["POST"]),
         Route("/v1/tenants/{tenant_id}/campaigns/{campaign_id}/pause",
-              guarded(res, "ADMIN", campaign_pause, pause_switch(True, campaign_pause)), methods=["POST"]),
+              guarded(context_of, "ADMIN", campaign_pause, pause_switch(True, campaign_pause)), methods=["POST"]),
         Route("/v1/tenants/{tenant_id}/campaigns/{campaign_id}/resume",
-              guarded(res, "ADMIN", campaign_pause, pause_switch(False, campaign_pause)), methods=["POST"]),
+              guarded(context_of, "ADMIN", campaign_pause, pause_switch(False, campaign_pause)), methods=["POST"]),
     ]

@@ -114,9 +114,9 @@ async def enrich(ctx: context.IngestContext, deal_ids: set[str]) -> dict[str, De
     return dict(await asyncio.gather(*(one(d) for d in sorted(deal_ids))))
 
 
-def make_handler(res: Resources) -> Any:
+def make_handler(res: Resources, context_of: context.ContextOf) -> Any:
     async def hubspot_webhook(request: Request) -> Response:
-        ctx = context.get(res)
+        ctx = context_of()
         secret = res.settings.hubspot_client_secret
         if secret is None:
             return error(ROUTE, 503, "HUBSPOT_CLIENT_SECRET is not configured")

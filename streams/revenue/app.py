@@ -1,22 +1,24 @@
 """The revenue stage: ``conversions.attributed.v1`` -> ``revenue.v1``, plus ``spend.v1`` for ROAS.
 
-Subscribers: conversions in consumer group ``revenue`` (keyed by deal, so a deal's stage changes
+Subscriptions: conversions in consumer group ``revenue`` (keyed by deal, so a deal's stage changes
 arrive in order), spend in ``revenue.spend`` (its own group: neither waits on the other's
-rebalances). Each conversion is claimed in the inbox, valued (:mod:`streams.revenue.valuation`)
-and recorded in one transaction; the ``RevenueRecognized`` is published before that transaction
-commits, so a failed publish rolls everything back and the redelivery does it again, and a
-republish after a failed commit carries the same ``event_id``, which consumers deduplicate.
+rebalances). Each conversion is claimed in the inbox, valued (:mod:`streams.revenue.valuation`),
+recorded, and its ``RevenueRecognized`` published before the transaction commits
+(:mod:`streams.core.process`). Spend needs no inbox: a day's snapshot replaces the previous one.
 
 ``faststream run streams.revenue.app:app`` and ``roasloop run revenue`` run it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import structlog
 
 from schemas.events import ConversionAttributed, SpendReported
 from schemas.topics import CONVERSIONS, SPEND
-from streams.core import inbox
+from streams.core.faststream_app import lazy_app
+from streams.core.process import Consumed, Effects, Processor
 from streams.core.stage import Resources, Stage
 from streams.revenue.ledger import apply_conversion
 from streams.revenue.spend import record_spend
@@ -25,35 +27,30 @@ GROUP = "revenue"
 CONSUMER = "revenue"
 
 
-def build_stage() -> Stage:
-    def register(res: Resources) -> None:
-        async def credit(event: ConversionAttributed) -> None:
-            with structlog.contextvars.bound_contextvars(
-                tenant_id=event.tenant_id, deal_id=event.deal_id, event_id=event.event_id
-            ):
-                async with res.pool.acquire() as conn, conn.transaction():
-                    if not await inbox.claim(conn, CONSUMER, event.event_id):
-                        return
-                    revenue = await apply_conversion(conn, event, res.clock.now(), res.settings.default_currency)
-                    if revenue is not None:
-                        await res.publisher.publish(revenue)
+class RevenueStage(Stage):
+    name = "revenue"
 
-        async def spend(event: SpendReported) -> None:
-            async with res.pool.acquire() as conn:
-                await record_spend(conn, event)
+    def __init__(self) -> None:
+        self.default_currency = "USD"
 
-        res.subscriber(CONVERSIONS, GROUP)(credit)
-        res.subscriber(SPEND, GROUP + ".spend")(spend)
+    def subscribe(self, res: Resources) -> None:
+        self.default_currency = res.settings.default_currency
+        res.consume(CONVERSIONS, group=GROUP, processor=Processor(CONSUMER, self.credit))
+        res.consume(SPEND, group=GROUP + ".spend", processor=Processor(None, self.record_spend))
 
-    return Stage(name="revenue", register=register)
+    async def credit(self, fx: Effects, batch: Sequence[Consumed[ConversionAttributed]]) -> None:
+        for record in batch:
+            event = record.event
+            with structlog.contextvars.bound_contextvars(tenant_id=event.tenant_id, deal_id=event.deal_id,
+                                                         event_id=event.event_id):
+                revenue = await apply_conversion(fx.conn, event, fx.now, self.default_currency)
+            if revenue is not None:
+                fx.emit(revenue)
+
+    async def record_spend(self, fx: Effects, batch: Sequence[Consumed[SpendReported]]) -> None:
+        for record in batch:
+            await record_spend(fx.conn, record.event)
 
 
-stage = build_stage()
-
-
-def __getattr__(name: str) -> object:
-    if name == "app":
-        from streams.core.faststream_app import faststream_app
-
-        return faststream_app(stage)
-    raise AttributeError(name)
+stage = RevenueStage()
+__getattr__ = lazy_app(stage)

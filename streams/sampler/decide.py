@@ -11,14 +11,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import asyncpg
 import numpy as np
 
 from schemas.events import AllocationDecided, BudgetChangeRequested, EntityAllocation
 from schemas.money import Money
-from streams.core.controls.killswitch import is_paused
 from streams.sampler.allocation import apply_hysteresis
 from streams.sampler.coldstart import external_priors
 from streams.sampler.policy import AllocationRequest, Thompson
@@ -99,7 +96,3 @@ def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSet
         for i in changed
     )
     return Outcome(decision, requests)
-
-
-async def paused_for(pool: asyncpg.Pool[Any], tenant_id: str, campaign_id: str) -> bool:
-    return await is_paused(pool, tenant_id, campaign_id)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import asyncpg
 import numpy as np
 
 from schemas.events import EvidenceMark, RevenueRecognized, SpendReported
@@ -140,7 +139,7 @@ class GroupRow:
     """Per ``topic:partition``, the offset below which every one of the group's records is applied."""
 
 
-async def group_row(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: str) -> GroupRow | None:
+async def group_row(conn: Conn, tenant_id: str, group_id: str) -> GroupRow | None:
     row = await conn.fetchrow("SELECT * FROM sampler_groups WHERE tenant_id = $1 AND group_id = $2",
                               tenant_id, group_id)
     return None if row is None else _group(row)
@@ -152,11 +151,11 @@ def _group(row: Any) -> GroupRow:
                     dict(row["evidence"] or {}))
 
 
-async def all_groups(conn: Conn | asyncpg.Pool[Any]) -> list[GroupRow]:
+async def all_groups(conn: Conn) -> list[GroupRow]:
     return [_group(r) for r in await conn.fetch("SELECT * FROM sampler_groups ORDER BY tenant_id, group_id")]
 
 
-async def load_group(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: str, model: ModelConfig,
+async def load_group(conn: Conn, tenant_id: str, group_id: str, model: ModelConfig,
                      since: date | None = None, row: GroupRow | None = None) -> GroupState:
     """Rebuild a group's in-memory state from its rows (``row``: its group row, if already read)."""
     row = row or await group_row(conn, tenant_id, group_id)
@@ -197,15 +196,10 @@ async def save_posterior(conn: Conn, state: GroupState, posterior: Posterior, at
     )
 
 
-async def mark_decided(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: str, at: datetime) -> None:
+async def mark_decided(conn: Conn, tenant_id: str, group_id: str, at: datetime) -> None:
     await conn.execute(
         "UPDATE sampler_groups SET events_since_decision = 0, last_decided_at = $3"
         " WHERE tenant_id = $1 AND group_id = $2", tenant_id, group_id, at,
     )
 
 
-async def set_total_budget(conn: Conn | asyncpg.Pool[Any], tenant_id: str, group_id: str,
-                           total_minor: int | None) -> None:
-    """Configure a group's total (None: follow the entities' reported daily budgets)."""
-    await conn.execute("UPDATE sampler_groups SET total_budget_minor = $3 WHERE tenant_id = $1 AND group_id = $2",
-                       tenant_id, group_id, total_minor)

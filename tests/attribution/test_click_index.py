@@ -10,7 +10,7 @@ import asyncpg
 from schemas import encode
 from schemas.topics import CLICKS
 from streams.attribution import click_index
-from streams.attribution.app import build_stage
+from streams.attribution.app import AttributionStage
 from streams.core.clock import ManualClock
 from streams.core.naming import topic_name
 from streams.core.settings import Settings
@@ -32,7 +32,7 @@ async def test_duplicates_are_indexed_once_and_a_bad_click_is_dead_lettered_alon
         for c in [*good[:10], again]:
             await producer.send(topic, encode(c), key=b"acme")
         await producer.flush()
-    async with running_stages(settings, [build_stage(FAST)], clock=ManualClock(T0)):
+    async with running_stages(settings, [AttributionStage(FAST)], clock=ManualClock(T0)):
         await wait_until(lambda: db_pool.fetchval("SELECT count(*) = 40 FROM clicks"))
         dead = await read_records(settings, CLICKS.dlq, min_count=1)
     assert len(dead) == 1 and dead[0].value.startswith(b'{"event_type": "AdClicked", "tenant_id"')

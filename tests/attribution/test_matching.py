@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from streams.attribution.app import build_stage
+from streams.attribution.app import AttributionStage
 from streams.core.clock import ManualClock
 from streams.core.hashing import keyed_hash, normalize_email
 from streams.core.settings import Settings
@@ -34,7 +34,7 @@ async def test_each_layer_matches_with_its_confidence(settings: Settings, db_poo
         stage("d-ip", ip_hash="ip-1", user_agent_hash="ua-1"),
         stage("d-nothing", ip_hash="ip-unknown", user_agent_hash="ua-1"),
     ]
-    async with running_stages(settings, [build_stage(FAST.model_copy(update={"pending_seconds": 0}))],
+    async with running_stages(settings, [AttributionStage(FAST.model_copy(update={"pending_seconds": 0}))],
                               clock=ManualClock(T0)) as runner:
         for c in clicks:
             await runner.resources.publisher.publish(c)
@@ -83,7 +83,7 @@ async def test_the_tenant_window_is_respected_and_ip_ua_conflicts_lower_confiden
         stage("d-office", ip_hash="office", user_agent_hash="chrome"),
         stage("d-first", click_id="url-click", email_hash="e1"),
     ]
-    async with running_stages(settings, [build_stage(FAST.model_copy(update={"pending_seconds": 0}))],
+    async with running_stages(settings, [AttributionStage(FAST.model_copy(update={"pending_seconds": 0}))],
                               clock=ManualClock(T0)) as runner:
         for c in clicks:
             await runner.resources.publisher.publish(c)

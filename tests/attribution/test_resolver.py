@@ -9,7 +9,7 @@ import asyncpg
 
 from schemas import ConversionAttributed
 from schemas.topics import CONVERSIONS
-from streams.attribution.app import build_stage
+from streams.attribution.app import AttributionStage
 from streams.core.clock import ManualClock
 from streams.core.settings import Settings
 from tests.attribution.factories import FAST, T0, click, conversions, stage
@@ -26,7 +26,7 @@ def count(pool: asyncpg.Pool[Any], sql: str, expected: int) -> Any:
 async def test_a_deal_before_its_click_waits_and_attributes_when_the_click_arrives(
     settings: Settings, db_pool: asyncpg.Pool[Any]
 ) -> None:
-    async with running_stages(settings, [build_stage(FAST)], clock=ManualClock(T0)) as runner:
+    async with running_stages(settings, [AttributionStage(FAST)], clock=ManualClock(T0)) as runner:
         publish = runner.resources.publisher.publish
         first = stage("d1", "appointmentscheduled", click_id="c-late")
         await publish(first)
@@ -59,7 +59,7 @@ async def test_after_the_bound_a_deal_is_emitted_unattributed_and_stays_so(
     settings: Settings, db_pool: asyncpg.Pool[Any]
 ) -> None:
     clock = ManualClock(T0)
-    async with running_stages(settings, [build_stage(FAST)], clock=clock) as runner:
+    async with running_stages(settings, [AttributionStage(FAST)], clock=clock) as runner:
         publish = runner.resources.publisher.publish
         await publish(stage("lonely", fbclid="fb-never"))
         await wait_until(count(db_pool, "SELECT count(*) FROM pending_stage_events", 1))
@@ -84,7 +84,7 @@ async def test_after_the_bound_a_deal_is_emitted_unattributed_and_stays_so(
 async def test_a_click_on_an_uncatalogued_ad_is_credited_once_the_catalog_learns_the_ad(
     settings: Settings, db_pool: asyncpg.Pool[Any]
 ) -> None:
-    async with running_stages(settings, [build_stage(FAST)], clock=ManualClock(T0)) as runner:
+    async with running_stages(settings, [AttributionStage(FAST)], clock=ManualClock(T0)) as runner:
         publish = runner.resources.publisher.publish
         await publish(click("redirect", "ad-new", hierarchy=False))
         await wait_until(count(db_pool, "SELECT count(*) FROM clicks", 1))
@@ -103,7 +103,7 @@ async def test_spend_teaches_the_allocation_group_of_an_ad_set(settings: Setting
     report = SpendReported(event_id="sp1", tenant_id="acme", occurred_at=T0, group_id="account-1",
                            campaign_id="camp1", entity_id="s-ad1", day=T0.date(),
                            spend=Money(amount_minor=100, currency="USD"), impressions=1, clicks=1)
-    async with running_stages(settings, [build_stage(FAST.model_copy(update={"pending_seconds": 0}))],
+    async with running_stages(settings, [AttributionStage(FAST.model_copy(update={"pending_seconds": 0}))],
                               clock=ManualClock(T0)) as runner:
         await runner.resources.publisher.publish(report)
         await wait_until(count(db_pool, "SELECT count(*) FROM entity_groups", 1))

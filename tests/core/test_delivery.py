@@ -27,17 +27,22 @@ def click(n: int, tenant: str = "acme") -> AdClicked:
                      click_id=f"c{n}", ad_id="ad1")
 
 
-def recording_stage(seen: list[tuple[str, int, int]], fail_on: set[str] | None = None) -> Stage:
-    fail_on = fail_on if fail_on is not None else set()
+class Recording(Stage):
+    """Records (click id, partition, offset) of every click it handles; refuses the ones in ``fail_on``."""
 
-    def register(res: Resources) -> None:
-        @res.subscriber(CLICKS, GROUP, decoder=lambda msg: decode_as(msg.body, AdClicked))
+    name = "spec"
+    needs_database = False
+
+    def __init__(self, seen: list[tuple[str, int, int]], fail_on: set[str] | None = None) -> None:
+        self.seen = seen
+        self.fail_on = fail_on if fail_on is not None else set()
+
+    def subscribe(self, res: Resources) -> None:
+        @res.subscriber(CLICKS, group=GROUP)
         async def handle(event: AdClicked, msg: KafkaMessage) -> None:
-            if event.click_id in fail_on:
+            if event.click_id in self.fail_on:
                 raise ValueError(f"handler refuses {event.click_id}")
-            seen.append((event.click_id, msg.raw_message.partition, msg.raw_message.offset))
-
-    return Stage(name="spec", register=register, needs_database=False)
+            self.seen.append((event.click_id, msg.raw_message.partition, msg.raw_message.offset))
 
 
 async def committed(settings: Settings, partition: int) -> int | None:
@@ -52,7 +57,7 @@ async def committed(settings: Settings, partition: int) -> int | None:
 
 async def test_publisher_routes_by_catalog_key_like_any_kafka_client(settings: Settings) -> None:
     seen: list[tuple[str, int, int]] = []
-    async with running_stages(settings, [recording_stage(seen)]) as runner:
+    async with running_stages(settings, [Recording(seen)]) as runner:
         for n, tenant in enumerate(["acme", "globex", "initech", "umbrella"]):
             await runner.resources.publisher.publish(click(n, tenant))
         await wait_until(lambda: len(seen) == 4)
@@ -66,7 +71,7 @@ async def test_publisher_routes_by_catalog_key_like_any_kafka_client(settings: S
 
 async def test_offset_is_not_committed_while_the_handler_fails(settings: Settings) -> None:
     seen: list[tuple[str, int, int]] = []
-    async with running_stages(settings, [recording_stage(seen, fail_on={"c1"})]) as runner:
+    async with running_stages(settings, [Recording(seen, fail_on={"c1"})]) as runner:
         await runner.resources.publisher.publish(click(0))
         await wait_until(lambda: len(seen) == 1)
         await runner.resources.publisher.publish(click(1))
@@ -77,7 +82,7 @@ async def test_offset_is_not_committed_while_the_handler_fails(settings: Setting
 
 async def test_poison_message_goes_to_dlq_with_origin_and_the_next_one_is_processed(settings: Settings) -> None:
     seen: list[tuple[str, int, int]] = []
-    async with running_stages(settings, [recording_stage(seen)]) as runner:
+    async with running_stages(settings, [Recording(seen)]) as runner:
         async with raw_producer(settings) as producer:
             await producer.send_and_wait(topic_name(settings, CLICKS), b'{"event_type": "AdClicked"}',
                                          key=b"acme", headers=[("traceparent", b"00-abc-def-01")])
@@ -97,7 +102,7 @@ async def test_poison_message_goes_to_dlq_with_origin_and_the_next_one_is_proces
 
 async def test_a_handler_that_keeps_failing_is_dead_lettered_after_bounded_retries(settings: Settings) -> None:
     seen: list[tuple[str, int, int]] = []
-    async with running_stages(settings, [recording_stage(seen, fail_on={"c1"})]) as runner:
+    async with running_stages(settings, [Recording(seen, fail_on={"c1"})]) as runner:
         await runner.resources.publisher.publish(click(1))
         await runner.resources.publisher.publish(click(2))
         await wait_until(lambda: [c for c, _, _ in seen] == ["c2"], timeout=30)
@@ -141,7 +146,7 @@ async def test_consumer_lag_is_observed_per_partition_and_drains_to_zero(setting
     from streams.core.lag import observe_lag
 
     seen: list[tuple[str, int, int]] = []
-    async with running_stages(settings, [recording_stage(seen)]) as runner:
+    async with running_stages(settings, [Recording(seen)]) as runner:
         for n in range(5):
             await runner.resources.publisher.publish(click(n))
         await wait_until(lambda: len(seen) == 5)

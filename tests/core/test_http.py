@@ -10,9 +10,12 @@ from streams.core.stage import Stage, StageRunner
 from tests.helpers import running_stages
 
 
+class Probe(Stage):
+    name = "probe"
+
+
 async def test_health_ready_and_metrics_answer_on_a_started_runner(settings: Settings) -> None:
-    stage = Stage("probe", register=lambda res: None)
-    async with running_stages(settings, [stage]) as runner:
+    async with running_stages(settings, [Probe()]) as runner:
         app = build_asgi(runner, manage_lifecycle=False)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
             assert (await client.get("/healthz")).json() == {"status": "ok"}
@@ -23,7 +26,7 @@ async def test_health_ready_and_metrics_answer_on_a_started_runner(settings: Set
 
 
 async def test_not_ready_before_start(settings: Settings) -> None:
-    runner = StageRunner([Stage("probe", register=lambda res: None)], settings)
+    runner = StageRunner([Probe()], settings)
     app = build_asgi(runner, manage_lifecycle=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
         response = await client.get("/readyz")

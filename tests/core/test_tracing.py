@@ -15,9 +15,14 @@ from tests.helpers import raw_producer, read_records, running_stages
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
-def relaying_stage() -> Stage:
-    def register(res: Resources) -> None:
-        @res.subscriber(CLICKS, "relay")
+class Relay(Stage):
+    """Turns each click into a spend report, publishing it from inside the click's handler."""
+
+    name = "relay"
+    needs_database = False
+
+    def subscribe(self, res: Resources) -> None:
+        @res.subscriber(CLICKS, group="relay")
         async def handle(event: AdClicked) -> None:
             await res.publisher.publish(SpendReported(
                 event_id=f"spend-{event.event_id}", tenant_id=event.tenant_id, occurred_at=event.occurred_at,
@@ -25,13 +30,11 @@ def relaying_stage() -> Stage:
                 spend=Money(amount_minor=1, currency="USD"), impressions=1, clicks=1,
             ))
 
-    return Stage("relay", register, needs_database=False)
-
 
 async def test_a_published_event_continues_the_trace_of_the_event_it_came_from(settings: Settings) -> None:
     click = AdClicked(event_id="e1", tenant_id="acme", occurred_at=datetime(2026, 5, 1, tzinfo=UTC),
                       click_id="c1", ad_id="a1")
-    async with running_stages(settings, [relaying_stage()]):
+    async with running_stages(settings, [Relay()]):
         async with raw_producer(settings) as producer:
             await producer.send_and_wait(topic_name(settings, CLICKS), encode(click), key=b"acme",
                                          headers=[("traceparent", PARENT.encode())])

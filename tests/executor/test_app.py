@@ -14,7 +14,7 @@ from schemas.topics import BUDGET_OUTCOMES, BUDGET_REQUESTS, group_key
 from streams.core.naming import group_name, topic_name
 from streams.core.settings import Settings
 from streams.core.stage import Resources, Stage
-from streams.executor.app import GROUP, build_stage
+from streams.executor.app import GROUP, ExecutorStage
 from streams.executor.executor import MetaGateway
 from streams.executor.settings import ExecutorSettings
 from streams.lab.sandbox.meta_state import MetaState, wall_clock
@@ -31,7 +31,7 @@ def live_stage(meta_url: str, state: MetaState, jitter: Callable[[BudgetChangeRe
     def meta(res: Resources, _: ExecutorSettings) -> MetaGateway:
         return make_client(meta_url, state, res.clock)  # type: ignore[arg-type]
 
-    return build_stage(settings or executor_settings(commit_interval_seconds=0.05), meta=meta, jitter=jitter)
+    return ExecutorStage(settings or executor_settings(commit_interval_seconds=0.05), meta=meta, jitter=jitter)
 
 
 def partition_of(group: str) -> int:
@@ -216,7 +216,7 @@ async def test_without_meta_credentials_the_stage_runs_dry(
 ) -> None:
     assert settings.meta_dry_run
     req = request("as1", 12_500, previous=10_000)
-    async with running_stages(settings, [build_stage(executor_settings())]) as runner:
+    async with running_stages(settings, [ExecutorStage(executor_settings())]) as runner:
         await runner.resources.publisher.publish(req)
         outcomes = await read_events(settings, BUDGET_OUTCOMES, min_count=1, timeout=20)
     assert [(o.change_id, o.outcome, o.applied_budget_minor) for o in outcomes

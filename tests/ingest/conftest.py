@@ -15,7 +15,7 @@ from streams.core.clock import Clock
 from streams.core.http import build_asgi
 from streams.core.settings import Settings
 from streams.core.stage import StageRunner
-from streams.ingest.app import make_stage
+from streams.ingest.app import IngestStage
 from streams.ingest.context import Transports
 from streams.ingest.settings import IngestSettings
 from tests.helpers import running_stages
@@ -31,6 +31,7 @@ class Ingress:
     runner: StageRunner
     client: httpx.AsyncClient
     settings: Settings
+    stage: IngestStage
 
 
 def ingress_settings(settings: Settings, **overrides: Any) -> Settings:
@@ -43,12 +44,12 @@ async def ingress(settings: Settings, config: IngestSettings | None = None, tran
                   clock: Clock | None = None, client_ip: str = "203.0.113.7", **overrides: Any
                   ) -> AsyncIterator[Ingress]:
     s = ingress_settings(settings, **overrides)
-    stage = make_stage(config or IngestSettings(), transports)
+    stage = IngestStage(config or IngestSettings(), transports)
     async with running_stages(s, [stage], clock) as runner:
         app = build_asgi(runner, manage_lifecycle=False)
         transport = httpx.ASGITransport(app=app, client=(client_ip, 51515))
         async with httpx.AsyncClient(transport=transport, base_url="http://ingress.internal") as client:
-            yield Ingress(runner, client, s)
+            yield Ingress(runner, client, s, stage)
 
 
 async def stop_producer(runner: StageRunner) -> None:

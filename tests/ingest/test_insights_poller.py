@@ -68,7 +68,7 @@ async def test_polling_publishes_one_snapshot_per_ad_set_and_day_and_a_repoll_ad
     transports = context.Transports(meta=httpx.ASGITransport(app=create_meta_app(meta)))
     async with ingress(settings, config, transports, clock=FrozenDay(), **meta_settings(meta)) as ing:
         events = await spend_events(settings, 9)  # the poll loop runs as soon as the stage starts
-        poller: InsightsPoller = context.get(ing.runner.resources).poller
+        poller: InsightsPoller = ing.stage.running().poller
         assert await poller.poll_once() == 0  # same window, same numbers: nothing new
         meta.record_insights(InsightsRow(date(2026, 5, 3), "1", "c1", "as1", "ad-as1", 500, 100, 5, 0))
         assert await poller.poll_once() == 1  # Meta revised today's as1 spend
@@ -93,7 +93,7 @@ async def test_event_ids_are_stable_for_the_same_snapshot(settings: Settings, me
     transports = context.Transports(meta=httpx.ASGITransport(app=create_meta_app(meta)))
     async with ingress(settings, config, transports, clock=FrozenDay(), **meta_settings(meta)) as ing:
         await spend_events(settings, 3)
-        poller: InsightsPoller = context.get(ing.runner.resources).poller
+        poller: InsightsPoller = ing.stage.running().poller
         await db_pool.execute("DELETE FROM insights_snapshots")  # forget what was published
         assert await poller.poll_once() == 3
     events = await spend_events(settings, 6)

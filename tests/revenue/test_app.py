@@ -10,7 +10,7 @@ import asyncpg
 from schemas import Money, RevenueRecognized, SpendReported
 from schemas.topics import REVENUE
 from streams.core.settings import Settings
-from streams.revenue.app import build_stage
+from streams.revenue.app import RevenueStage
 from tests.helpers import read_events, running_stages, wait_until
 from tests.revenue.factories import T0, conversion, unattributed
 
@@ -34,7 +34,7 @@ async def test_sequences_credit_exactly_and_redeliveries_change_nothing(
         "lost": [conversion("lost", "decisionmakerboughtin"), conversion("lost", "closedlost")],
         "half": [conversion("half", "contractsent", confidence=0.467)],
     }
-    async with running_stages(settings, [build_stage()]) as runner:
+    async with running_stages(settings, [RevenueStage()]) as runner:
         publish = runner.resources.publisher.publish
         for events in sequences.values():
             for event in events:
@@ -65,7 +65,7 @@ async def test_sequences_credit_exactly_and_redeliveries_change_nothing(
 async def test_roas_per_adset_and_day_divides_credited_revenue_by_the_latest_spend_snapshot(
     settings: Settings, db_pool: asyncpg.Pool[Any]
 ) -> None:
-    async with running_stages(settings, [build_stage()]) as runner:
+    async with running_stages(settings, [RevenueStage()]) as runner:
         publish = runner.resources.publisher.publish
         await publish(spend("s1", 10_000, at_minute=5))
         await publish(spend("s1", 40_000, at_minute=30))  # a later snapshot of the same day: replaces

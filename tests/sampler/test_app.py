@@ -6,15 +6,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from schemas.events import AllocationDecided, BudgetChangeRequested, RevenueRecognized, SpendReported
 from schemas.money import Money, SignedMoney
-from schemas.topics import BUDGET_REQUESTS, DECISIONS
+from schemas.topics import BUDGET_REQUESTS, DECISIONS, REVENUE, SPEND
 from streams.core.clock import ManualClock
 from streams.core.controls.killswitch import pause
+from streams.core.naming import topic_name
 from streams.core.settings import Settings
 from streams.sampler import store
-from streams.sampler.app import make_stage, partition_of
+from streams.sampler.app import SamplerStage, partition_of
 from streams.sampler.settings import SamplerSettings
 from tests.helpers import read_events, running_stages, wait_until
 
@@ -48,7 +50,7 @@ async def evidence(runner: Any, tenant: str = "acme") -> None:
 
 
 async def test_spend_and_revenue_in_decision_and_requests_out(settings: Settings, db_pool: asyncpg.Pool[Any]) -> None:
-    async with running_stages(settings, [make_stage(FAST)], clock=ManualClock(NOW)) as runner:
+    async with running_stages(settings, [SamplerStage(FAST)], clock=ManualClock(NOW)) as runner:
         await evidence(runner)
         decisions = await read_events(settings, DECISIONS, min_count=1, timeout=30)
     decision = decisions[0]
@@ -70,7 +72,7 @@ async def test_spend_and_revenue_in_decision_and_requests_out(settings: Settings
 async def test_a_decision_logs_how_far_into_each_partition_its_evidence_reached(
     settings: Settings, db_pool: asyncpg.Pool[Any]
 ) -> None:
-    async with running_stages(settings, [make_stage(FAST)], clock=ManualClock(NOW)) as runner:
+    async with running_stages(settings, [SamplerStage(FAST)], clock=ManualClock(NOW)) as runner:
         await evidence(runner)  # three spend and three revenue records: the sixth triggers the decision
         [decision] = await read_events(settings, DECISIONS, min_count=1, timeout=30)
     assert isinstance(decision, AllocationDecided)
@@ -92,7 +94,7 @@ async def test_the_evidence_mark_never_moves_back_for_a_redelivered_record(db_po
 async def test_paused_tenant_gets_a_logged_decision_and_no_requests(settings: Settings,
                                                                      db_pool: asyncpg.Pool[Any]) -> None:
     await pause(db_pool, "acme", None, actor="ops", reason="test")
-    async with running_stages(settings, [make_stage(FAST)], clock=ManualClock(NOW)) as runner:
+    async with running_stages(settings, [SamplerStage(FAST)], clock=ManualClock(NOW)) as runner:
         await evidence(runner)
         decisions = await read_events(settings, DECISIONS, min_count=1, timeout=30)
         assert isinstance(decisions[0], AllocationDecided) and decisions[0].paused
@@ -103,7 +105,7 @@ async def test_paused_tenant_gets_a_logged_decision_and_no_requests(settings: Se
 
 async def test_redelivered_events_change_nothing(settings: Settings, db_pool: asyncpg.Pool[Any]) -> None:
     quiet = SamplerSettings(significant_events=1000, schedule_seconds=3600)
-    async with running_stages(settings, [make_stage(quiet)], clock=ManualClock(NOW)) as runner:
+    async with running_stages(settings, [SamplerStage(quiet)], clock=ManualClock(NOW)) as runner:
         publisher = runner.resources.publisher
         for _ in range(2):
             await publisher.publish(spend("a"))
@@ -122,3 +124,21 @@ def test_partition_of_matches_the_catalog_key() -> None:
     from aiokafka.partitioner import DefaultPartitioner
 
     assert partition_of("acme", "g1") == DefaultPartitioner()(b"acme:g1", list(range(12)), list(range(12)))
+
+
+async def test_the_sampler_consumer_joins_with_the_shared_group_settings_and_the_range_assignor(
+        settings: Settings) -> None:
+    configured = settings.model_copy(update={"kafka_session_timeout_ms": 4_321, "kafka_heartbeat_interval_ms": 1_234})
+    async with running_stages(configured, [SamplerStage(FAST)], clock=ManualClock(NOW)) as runner:
+        [subscriber] = runner.resources.broker.subscribers
+        consumer = subscriber.consumer
+        assert consumer is not None
+        topics = {topic_name(configured, REVENUE), topic_name(configured, SPEND)}
+        await wait_until(lambda: {tp.topic for tp in consumer.assignment()} == topics, timeout=30)
+        assert (consumer._session_timeout_ms, consumer._heartbeat_interval_ms) == (4_321, 1_234)
+        assert consumer._partition_assignment_strategy == (RangePartitionAssignor,)
+        # one member owns partition p of both co-partitioned topics
+        by_topic: dict[str, set[int]] = {}
+        for tp in consumer.assignment():
+            by_topic.setdefault(tp.topic, set()).add(tp.partition)
+        assert by_topic[topic_name(configured, REVENUE)] == by_topic[topic_name(configured, SPEND)]

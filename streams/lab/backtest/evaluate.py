@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from streams.lab.backtest.engine import LoggedDecision, PolicyRun, ReplayResult
+from streams.lab.backtest.engine import LoggedDecision, ReplayResult
 from streams.lab.backtest.estimators import ESTIMATORS, Estimate, estimate
 from streams.lab.backtest.policies import decision_rng
 
@@ -134,5 +134,3 @@ def logged_revenue_steps(result: ReplayResult, horizon: timedelta = timedelta(da
     return [(w.start, sum(w.revenue)) for w in windows(result, horizon)]
 
 
-def by_name(runs: list[PolicyRun], name: str) -> PolicyRun:
-    return next(r for r in runs if r.name == name)

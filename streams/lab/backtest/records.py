@@ -8,7 +8,7 @@ Kafka replay would have produced and a reader can always find the original messa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from schemas.envelope import Envelope
@@ -24,10 +24,6 @@ def to_ms(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("time range bounds must be timezone-aware")
     return int(moment.timestamp() * 1000)
-
-
-def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.source import CtrAndWinnersPriorSource, PriorConfig
 from streams.sampler.priors.winners import WinnerIndex
 from streams.sampler.state import GroupState
 
@@ -70,7 +69,3 @@ def winners_from_history(scenarios: Sequence[str], seed: int = 1000) -> WinnerIn
     return index
 
 
-def history_prior_source(scenarios: Sequence[str], seed: int = 1000,
-                         config: PriorConfig | None = None) -> CtrAndWinnersPriorSource:
-    """A prior source fed by the winners of other markets (no CTR model: no creative features here)."""
-    return CtrAndWinnersPriorSource(None, winners_from_history(scenarios, seed), config=config)

@@ -84,10 +84,6 @@ def bad_token() -> MetaApiError:
     return MetaApiError("Invalid OAuth access token - Cannot parse access token", code=190)
 
 
-def missing_token() -> MetaApiError:
-    return MetaApiError("An active access token must be used to query information about the current user.", code=2500)
-
-
 def missing_appsecret_proof() -> MetaApiError:
     return MetaApiError(
         "API calls from the server require an appsecret_proof argument", type="GraphMethodException", code=100

@@ -32,7 +32,6 @@ class UsageTier:
 
 
 DEVELOPMENT_TIER = UsageTier("development_access", 60.0, 300.0, 300)
-STANDARD_TIER = UsageTier()
 
 
 @dataclass
