@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck bench clean
+.PHONY: dev test lint typecheck bench clean kubectl
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,22 @@ dev: $(STAMP)-dev
 	$(BIN)/roasloop dev $(ARGS)
 
 ## make test: install what the tests need and run them
-test: $(STAMP)-test
+test: $(STAMP)-test kubectl
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## kubectl renders the Kubernetes manifests in the suite (tests/deploy/test_k8s_render.py). Kept
+## when one is on PATH; otherwise, as root on Debian, installed from the distribution's packages.
+kubectl:
+	@command -v kubectl > /dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get > /dev/null 2>&1; then \
+	    echo "make test needs kubectl on PATH to render deploy/k8s; as root on Debian: apt-get install kubernetes-client" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "installing kubectl (Debian package kubernetes-client)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq kubernetes-client > /dev/null 2>&1 \
+	    || { apt-get update -qq && apt-get install -y -qq kubernetes-client; }; \
+	}
 
 lint: $(STAMP)-test
 	$(BIN)/ruff check schemas streams tests bench

@@ -1,8 +1,10 @@
 """``roasloop ...``: one entry point for operators, analysts and developers.
 
-Core commands live here; a package that adds commands provides ``streams/<pkg>/cli.py`` with
-``register(subparsers)`` and is listed in :data:`COMMAND_MODULES`. A missing optional package is
-skipped, so the CLI works while stages land one by one.
+Core commands live here; a runtime package that adds commands provides ``streams/<pkg>/cli.py``
+with ``register(subparsers)`` and is listed in :data:`COMMAND_MODULES`. Those ship in every image,
+so a missing one is a broken install and fails loudly. The lab's commands (``dev``, ``simulate``,
+``replay`` ...) come from :data:`LAB_COMMANDS`, registered only where the lab is installed: the
+runtime image leaves ``streams/lab`` out, and its ``roasloop`` has the operator commands alone.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,15 +20,14 @@ from typing import Any
 from streams.core.errors import ConfigError
 
 COMMAND_MODULES = (
-    "streams.lab.sandbox.cli",
-    "streams.lab.simulation.cli",
-    "streams.lab.priors.cli",
-    "streams.lab.backtest.cli",
     "streams.ingest.cli",
     "streams.executor.cli",
     "streams.attribution.cli",
     "streams.revenue.cli",
 )
+LAB_COMMANDS = "streams.lab.cli"
+LAB_ABSENT = ("analysts' and developers' commands (roasloop dev, simulate, replay, export, train-ctr) "
+              "come with the lab: pip install 'roasloop[lab]', or use the lab image")
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -73,15 +73,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run_stages(args.stages, host=args.host, port=args.port)
 
 
-def _cmd_dev(args: argparse.Namespace) -> int:
-    from streams.lab.dev.runtime import DevOptions, run_dev
+def _register(module_name: str, sub: Any) -> None:
+    register: Callable[[Any], None] = importlib.import_module(module_name).register
+    register(sub)
 
-    options = DevOptions(
-        port=args.port, duration=args.duration, simulate=args.simulate, scenario=args.scenario,
-        seed=args.seed, as_json=args.json, seconds_per_day=args.seconds_per_day,
-        export=Path(args.export) if args.export else None,
-    )
-    return run_dev(options)
+
+def _register_lab(sub: Any) -> bool:
+    """Register the lab's commands; False when this install has no lab (the runtime image)."""
+    try:
+        _register(LAB_COMMANDS, sub)
+    except ModuleNotFoundError as exc:
+        if exc.name != "streams.lab":  # the lab is there but broken: say so, don't hide it
+            raise
+        return False
+    return True
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,27 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None)
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("dev", help="the whole pipeline on a local broker and PostgreSQL, with simulated traffic")
-    p.add_argument("--port", type=int, default=8000, help="HTTP port of the ingress (default 8000)")
-    p.add_argument("--duration", type=float, default=None, help="stop after N seconds and print a summary")
-    p.add_argument("--no-simulate", dest="simulate", action="store_false", help="don't run the simulated market")
-    p.add_argument("--scenario", default=None, help="market scenario JSON (default: the bundled default)")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--seconds-per-day", type=float, default=6.0, help="market time compression")
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--export", metavar="FILE.jsonl", default=None,
-                   help="on stopping, write the run's spend, revenue and decisions for `roasloop replay --from-file`")
-    p.set_defaults(func=_cmd_dev)
-
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        register: Callable[[Any], None] = module.register
-        register(sub)
+        _register(module_name, sub)
+    if not _register_lab(sub):
+        parser.epilog = LAB_ABSENT
     return parser
 
 
@@ -143,10 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return int(result or 0)
-
-
-def print_json(payload: Any) -> None:
-    print(json.dumps(payload, indent=2, sort_keys=True, default=str))
 
 
 if __name__ == "__main__":

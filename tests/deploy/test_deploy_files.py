@@ -1,20 +1,16 @@
-"""The deploy files stay honest: topics, settings, image and manifests agree with the code.
+"""The deploy files stay honest: topics, settings and manifests agree with the code.
 
 Everything here is static (no Docker engine, no cluster): the catalog in ``schemas/topics.py``
 and the settings classes are the source of truth, and the files under ``deploy/`` must match them.
+The image is ``test_image.py``'s, the rendered and schema-checked manifests ``test_k8s_render.py``'s.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import os
 import re
-import shlex
-import shutil
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,16 +24,25 @@ from pydantic_settings import BaseSettings
 from schemas.topics import CATALOG
 from streams.core.settings import Settings, env_name
 from streams.stages import STAGE_NAMES
-
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
-K8S = DEPLOY / "k8s"
-BASE = K8S / "base"
-PRODUCTION = K8S / "overlays" / "production"
-DOCKERFILE = DEPLOY / "Dockerfile"
-COMPOSE = DEPLOY / "compose.yaml"
-ENV_EXAMPLE = DEPLOY / ".env.example"
-DAY_MS = 86_400_000
+from tests.deploy.files import (
+    BASE,
+    DEPLOY,
+    ENV_EXAMPLE,
+    PRODUCTION,
+    ROOT,
+    by_kind,
+    compose,
+    compose_topic_script,
+    configmap_data,
+    deployment,
+    env_example,
+    k8s_referenced_env,
+    kustomization,
+    load_docs,
+    pod_specs,
+    wanted_topics,
+    yaml_files,
+)
 
 # Production settings the issue asks to be switched on by configuration.
 PRODUCTION_VALUES = {
@@ -49,8 +54,6 @@ PRODUCTION_VALUES = {
 # Core settings that have defaults but must be decided per deployment (pool sizes, listen address).
 DEPLOYMENT_DECIDED = ("kafka_acks", "kafka_enable_idempotence", "kafka_security_protocol",
                       "db_pool_min_size", "db_pool_max_size", "environment", "http_host")
-BUILD_TOOLS = {"gcc", "g++", "cc", "clang", "make", "cmake", "build-essential", "autoconf", "automake",
-               "libtool", "pkg-config", "git", "cargo", "rustc"}
 
 
 # ------------------------------------------------------------------ helpers: what the code says
@@ -63,15 +66,6 @@ def _no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith(("ROASLOOP_", "KAFKA_", "META_", "HUBSPOT_", "FIREBASE_", "GCS_", "DATABASE_")):
             monkeypatch.delenv(name)
 
-
-
-def wanted_topics() -> dict[str, tuple[int, int]]:
-    """Every catalog topic and DLQ -> (partitions, retention.ms); a DLQ is partitioned as its origin."""
-    wanted = {}
-    for topic in CATALOG:
-        for name in (topic.name, topic.dlq):
-            wanted[name] = (topic.partitions, topic.retention_days * DAY_MS)
-    return wanted
 
 
 def _is_secret(field: Any) -> bool:
@@ -151,135 +145,6 @@ def required_env() -> set[str]:
     return names - broken
 
 
-# ------------------------------------------------------------------ helpers: what the files say
-
-
-def yaml_files() -> list[Path]:
-    return sorted(p for p in DEPLOY.rglob("*") if p.suffix in (".yaml", ".yml"))
-
-
-def load_docs(path: Path) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-
-
-def kustomization(directory: Path) -> dict[str, Any]:
-    doc = yaml.safe_load((directory / "kustomization.yaml").read_text())
-    assert isinstance(doc, dict)
-    return doc
-
-
-def k8s_objects() -> list[dict[str, Any]]:
-    """Every object the base and the production overlay declare (resources and patches)."""
-    objects = []
-    for directory in (BASE, PRODUCTION):
-        kust = kustomization(directory)
-        paths = [directory / r for r in kust.get("resources", [])]
-        paths += [directory / p["path"] for p in kust.get("patches", []) if "path" in p]
-        for path in paths:
-            if path.is_file():
-                objects += [d for d in load_docs(path) if isinstance(d, dict) and "kind" in d]
-    return objects
-
-
-def by_kind(kind: str) -> list[dict[str, Any]]:
-    return [o for o in k8s_objects() if o["kind"] == kind]
-
-
-def pod_specs() -> list[tuple[str, dict[str, Any]]]:
-    specs = []
-    for obj in k8s_objects():
-        if obj["kind"] in ("Deployment", "Job") and "template" in obj.get("spec", {}):
-            specs.append((obj["metadata"]["name"], obj["spec"]["template"]["spec"]))
-    return specs
-
-
-def deployment(stage: str) -> dict[str, Any]:
-    found = [d for d in by_kind("Deployment") if d["metadata"]["name"] == f"roasloop-{stage}"]
-    assert len(found) == 1, f"expected one Deployment roasloop-{stage}, found {len(found)}"
-    return found[0]
-
-
-def configmap_data(name: str) -> dict[str, str]:
-    """A ConfigMap's data, base first, then the overlay's strategic-merge patch on top."""
-    data: dict[str, str] = {}
-    for cm in by_kind("ConfigMap"):
-        if cm["metadata"]["name"] == name:
-            data.update(cm.get("data") or {})
-    return data
-
-
-def k8s_referenced_env() -> set[str]:
-    """Env names the manifests give a container: ConfigMap keys loaded via envFrom, and env entries."""
-    configmaps: dict[str, set[str]] = {}
-    for cm in by_kind("ConfigMap"):
-        configmaps.setdefault(cm["metadata"]["name"], set()).update((cm.get("data") or {}).keys())
-    names: set[str] = set()
-    for _, spec in pod_specs():
-        for container in spec["containers"]:
-            for source in container.get("envFrom", []):
-                ref = source.get("configMapRef")
-                if ref:
-                    names |= configmaps.get(ref["name"], set())
-            names |= {e["name"] for e in container.get("env", [])}
-    return names
-
-
-def env_example() -> tuple[dict[str, str], set[str]]:
-    """(set lines: name -> value, documented-but-commented names)."""
-    active, documented = {}, set()
-    for line in ENV_EXAMPLE.read_text().splitlines():
-        match = re.match(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$", line.strip())
-        if not match:
-            continue
-        if match[1]:
-            documented.add(match[2])
-        else:
-            assert match[2] not in active, f"{match[2]} is set twice in .env.example"
-            active[match[2]] = match[3]
-    return active, documented
-
-
-def dockerfile_stages() -> list[list[tuple[str, str]]]:
-    """Instructions per build stage, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    stages: list[list[tuple[str, str]]] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        instruction, _, rest = line.partition(" ")
-        if instruction.upper() == "FROM":
-            stages.append([])
-        if stages:
-            stages[-1].append((instruction.upper(), rest.strip()))
-    return stages
-
-
-def final_stage() -> list[tuple[str, str]]:
-    return dockerfile_stages()[-1]
-
-
-def exec_form(stage: list[tuple[str, str]], instruction: str) -> list[str]:
-    values = [rest for ins, rest in stage if ins == instruction]
-    assert values, f"final stage has no {instruction}"
-    parsed = json.loads(values[-1])
-    assert isinstance(parsed, list), f"{instruction} must use the exec (JSON array) form"
-    return [str(v) for v in parsed]
-
-
-def compose() -> dict[str, Any]:
-    doc = yaml.safe_load(COMPOSE.read_text())
-    assert isinstance(doc, dict)
-    return doc
-
-
-def compose_topic_script() -> str:
-    service = compose()["services"]["topics"]
-    command = service["command"]
-    script = command if isinstance(command, str) else "\n".join(command)
-    return script.replace("$$", "$")  # Compose's escape for a literal $
-
-
 # ------------------------------------------------------------------ YAML and structure
 
 
@@ -311,16 +176,6 @@ def test_kustomization_references_existing_files(directory: Path) -> None:
 
 def test_overlay_builds_on_the_base() -> None:
     assert "../../base" in kustomization(PRODUCTION)["resources"]
-
-
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
-@pytest.mark.parametrize("directory", [BASE, PRODUCTION], ids=["base", "production"])
-def test_kustomize_renders(directory: Path) -> None:
-    result = subprocess.run(["kubectl", "kustomize", str(directory)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout) if d]
-    assert kinds.count("Deployment") == len(STAGE_NAMES)
-    assert kinds.count("KafkaTopic") == len(wanted_topics())
 
 
 # ------------------------------------------------------------------ topics
@@ -557,74 +412,3 @@ def test_three_broker_override_lists_a_three_voter_quorum() -> None:
     override = yaml.safe_load((DEPLOY / "compose.kafka-3.yaml").read_text())["services"]
     voters = override["kafka"]["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
     assert len(voters) == 3 and {"kafka-2", "kafka-3"} <= set(override)
-
-
-# ------------------------------------------------------------------ image
-
-
-def test_image_entrypoint_runs_roasloop_help() -> None:
-    stage = final_stage()
-    argv = exec_form(stage, "ENTRYPOINT") + exec_form(stage, "CMD")
-    assert argv == ["roasloop", "--help"]
-    script = Path(sys.executable).parent / argv[0]  # the venv's console script, as in the image
-    assert script.exists(), f"{script} missing: is roasloop installed in this venv?"
-    result = subprocess.run([str(script), *argv[1:]], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: roasloop")
-    for command in ("migrate", "topics", "run"):
-        assert re.search(rf"^\s+{command}\s", result.stdout, flags=re.MULTILINE), f"`roasloop {command}` missing"
-
-
-def test_image_is_multi_stage_slim_and_non_root() -> None:
-    stages = dockerfile_stages()
-    assert len(stages) >= 2, "builder + runtime stages"
-    text = DOCKERFILE.read_text()
-    assert "python:3.11-slim" in text
-    final = final_stage()
-    users = [rest for ins, rest in final if ins == "USER"]
-    assert users and users[-1].split(":")[0] not in ("root", "0"), "the final stage must switch to a non-root USER"
-    assert any(ins == "COPY" and "--from=builder" in rest for ins, rest in final), "runtime copies the venv"
-
-
-def test_image_builds_nothing_at_run_time() -> None:
-    final = final_stage()
-    for instruction in ("ENTRYPOINT", "CMD"):
-        argv = " ".join(exec_form(final, instruction))
-        assert not re.search(r"\b(pip|apt-get|apt|uv|poetry|python -m pip|curl|wget)\b", argv), argv
-    for ins, rest in final:
-        if ins != "RUN":
-            continue
-        for match in re.finditer(r"apt-get install([^&;|]*)", rest):
-            packages = {w for w in shlex.split(match[1]) if not w.startswith("-")}
-            assert not packages & BUILD_TOOLS, f"build tools in the final stage: {packages & BUILD_TOOLS}"
-            assert not {p for p in packages if p.endswith("-dev")}, "headers (-dev) in the final stage"
-        assert "pip install" not in rest, "the final stage installs nothing with pip: the builder does"
-
-
-def test_image_puts_migrations_where_migrate_finds_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Recreate the image's site-packages layout and ask the real default_directory()."""
-    copies = [rest.split() for ins, rest in final_stage() if ins == "COPY" and rest.split()[0].rstrip("/") == "sql"]
-    assert copies, "the final stage must COPY sql/ into the image"
-    destination = copies[0][-1].rstrip("/")
-    version = re.search(r"python:(\d+\.\d+)", DOCKERFILE.read_text())
-    assert version and f"/python{version[1]}/site-packages/" in destination
-    site = tmp_path / "site-packages"
-    relative = destination.split("/site-packages/", 1)[1]
-    migrate_py = site / "streams" / "core" / "migrate.py"
-    migrate_py.parent.mkdir(parents=True)
-    shutil.copy(ROOT / "streams" / "core" / "migrate.py", migrate_py)
-    shutil.copytree(ROOT / "sql", site / relative)
-    spec = importlib.util.spec_from_file_location("image_migrate", migrate_py)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "image_migrate", module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    found = module.default_directory()
-    assert found == (site / relative).resolve()
-    assert sorted(p.name for p in found.glob("*.sql")) == sorted(p.name for p in (ROOT / "sql").glob("*.sql"))
-
-
-def test_dockerignore_keeps_secrets_and_the_venv_out_of_the_build_context() -> None:
-    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
-    assert {".venv", ".git", ".env", "**/.env"} <= ignored
-    assert not {"sql", "streams", "schemas", "pyproject.toml"} & ignored

@@ -1,0 +1,38 @@
+"""``roasloop dev``: the whole pipeline on this machine, on its own broker and PostgreSQL.
+
+The parser lives here, beside the runtime it starts, so the runtime's command line knows nothing of
+the embedded stack; :mod:`streams.lab.cli` registers it. Everything heavy (the broker and database
+wheels, uvicorn, the stages) is imported only when the command runs, so ``roasloop --help`` works
+without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("dev", help="the whole pipeline on a local broker and PostgreSQL, with simulated traffic")
+    p.add_argument("--port", type=int, default=8000, help="HTTP port of the ingress (default 8000)")
+    p.add_argument("--duration", type=float, default=None, help="stop after N seconds and print a summary")
+    p.add_argument("--no-simulate", dest="simulate", action="store_false", help="don't run the simulated market")
+    p.add_argument("--scenario", default=None, help="market scenario JSON (default: the bundled default)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seconds-per-day", type=float, default=6.0, help="market time compression")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--export", metavar="FILE.jsonl", default=None,
+                   help="on stopping, write the run's spend, revenue and decisions for `roasloop replay --from-file`")
+    p.set_defaults(func=run_dev_command)
+
+
+def run_dev_command(args: argparse.Namespace) -> int:
+    from streams.lab.dev.runtime import DevOptions, run_dev
+
+    options = DevOptions(
+        port=args.port, duration=args.duration, simulate=args.simulate, scenario=args.scenario,
+        seed=args.seed, as_json=args.json, seconds_per_day=args.seconds_per_day,
+        export=Path(args.export) if args.export else None,
+    )
+    return run_dev(options)
