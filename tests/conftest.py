@@ -16,7 +16,7 @@ from streams.core.settings import Settings, load_settings
 from streams.core.topics_admin import ensure_topics
 from tests.infra import kafka_server, postgres_server
 
-pytest_plugins = ("tests.meta_standin",)
+pytest_plugins = ("tests.meta_standin", "tests.jwt_issuer")
 
 os.environ.setdefault("HYPOTHESIS_PROFILE", "ci")
 

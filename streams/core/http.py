@@ -20,10 +20,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from streams.core import tracing
 from streams.core.metrics import render
+from streams.core.openapi import document
 from streams.core.stage import StageRunner
 
 
 def health_routes(runner: StageRunner) -> list[Route]:
+    openapi_document = document(stage.openapi_paths() for stage in runner.stages)
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -36,7 +39,11 @@ def health_routes(runner: StageRunner) -> list[Route]:
         body, content_type = render()
         return PlainTextResponse(body, media_type=content_type)
 
-    return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
+    async def openapi(_: Request) -> Response:
+        return JSONResponse(openapi_document)
+
+    return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics),
+            Route("/openapi.json", openapi, methods=["GET"])]
 
 
 class TraceContextMiddleware:

@@ -193,8 +193,12 @@ class Stage:
         """Add this stage's subscribers (``res.consume`` / ``res.subscriber``); once, before start."""
 
     def routes(self, res: Resources) -> Sequence[BaseRoute]:
-        """HTTP routes this stage serves beside ``/healthz``, ``/readyz`` and ``/metrics``."""
+        """HTTP routes this stage serves beside ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``."""
         return ()
+
+    def openapi_paths(self) -> dict[str, Any]:
+        """This stage's routes as OpenAPI path items (:mod:`streams.core.openapi`)."""
+        return {}
 
     async def start(self, res: Resources) -> None:
         """After the pool is open and before consuming starts (rebuild caches, reconcile, spawn loops)."""

@@ -7,6 +7,7 @@ HTTP transports; ``stage`` reads everything from the environment at start.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
@@ -14,8 +15,7 @@ from streams.core.faststream_app import lazy_app
 from streams.core.stage import Resources, Stage
 from streams.ingest import click_batch, clicks, context, webhooks
 from streams.ingest.insights_poller import start_poller
-from streams.ingest.openapi import openapi_route
-from streams.ingest.operator_api import operator_routes
+from streams.ingest.openapi import paths
 from streams.ingest.settings import IngestSettings
 
 
@@ -37,9 +37,10 @@ class IngestStage(Stage):
             Route(webhooks.ROUTE, webhooks.make_handler(res, self.running), methods=["POST"]),
             Route(clicks.ROUTE, clicks.make_handler(res, self.running), methods=["GET"]),
             Route(click_batch.ROUTE, click_batch.make_handler(res, self.running), methods=["POST"]),
-            *operator_routes(res, self.running),
-            openapi_route(),
         ]
+
+    def openapi_paths(self) -> dict[str, Any]:
+        return paths()
 
     async def start(self, res: Resources) -> None:
         self.context = context.build(res, self.config, self.transports)

@@ -22,8 +22,8 @@ from schemas.envelope import EntityId, EventId
 from schemas.events import AdClicked, Utm
 from streams.core.hashing import email_hash, ip_hash, user_agent_hash
 from streams.core.stage import Resources
+from streams.core.web import BodyTooLarge, PublishFailed, error, json_response, publish_or_raise, read_body
 from streams.ingest import api_keys, context
-from streams.ingest.http_util import BodyTooLarge, PublishFailed, error, json_response, publish_or_raise, read_body
 from streams.ingest.rate_limit import retry_after_header
 
 ROUTE = "/v1/clicks"

@@ -26,9 +26,9 @@ from schemas.events import AdClicked, Utm
 from streams.core.hashing import ip_hash, user_agent_hash
 from streams.core.metrics import HTTP_REQUESTS, REGISTRY
 from streams.core.stage import Resources
+from streams.core.web import PublishFailed, client_ip, error, publish_or_raise
 from streams.ingest import context
 from streams.ingest.ad_catalog import lookup_ad
-from streams.ingest.http_util import PublishFailed, client_ip, error, publish_or_raise
 from streams.ingest.rate_limit import retry_after_header
 
 ROUTE = "/c/{tenant_id}/{ad_id}"

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 
 from streams.core.stage import Resources
-from streams.ingest.auth import FirebaseVerifier, JwksCache
 from streams.ingest.rate_limit import RateLimiter
 from streams.ingest.settings import IngestSettings, load_ingest_settings
 from streams.integrations.hubspot import ContactProperties, HubSpotClient
@@ -22,11 +21,10 @@ from streams.integrations.hubspot import ContactProperties, HubSpotClient
 
 @dataclass
 class Transports:
-    """Optional httpx transports, for tests that stand in for HubSpot, Meta or Google."""
+    """Optional httpx transports, for tests that stand in for HubSpot or Meta."""
 
     hubspot: httpx.AsyncBaseTransport | None = None
     meta: httpx.AsyncBaseTransport | None = None
-    jwks: httpx.AsyncBaseTransport | None = None
 
 
 @dataclass
@@ -34,9 +32,7 @@ class IngestContext:
     res: Resources
     config: IngestSettings
     limiter: RateLimiter
-    http: httpx.AsyncClient
     hubspot: HubSpotClient | None = None
-    verifier: FirebaseVerifier | None = None
     portal_tenants: dict[int, tuple[str, float]] = field(default_factory=dict)
     """HubSpot portal -> (tenant, monotonic time looked up), see ``webhooks.tenants_by_portal``."""
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -48,13 +44,11 @@ class IngestContext:
             await closer()
         if self.hubspot is not None:
             await self.hubspot.aclose()
-        await self.http.aclose()
 
 
 def build(res: Resources, config: IngestSettings | None, transports: Transports) -> IngestContext:
     config = config or load_ingest_settings()
     s = res.settings
-    http = httpx.AsyncClient(timeout=httpx.Timeout(config.http_timeout_seconds), transport=transports.jwks)
     hubspot = None
     if s.hubspot_access_token is not None:
         hubspot = HubSpotClient(
@@ -64,12 +58,8 @@ def build(res: Resources, config: IngestSettings | None, transports: Transports)
             properties=ContactProperties.parse(config.hubspot_contact_properties), clock=res.clock,
             transport=transports.hubspot,
         )
-    verifier = None
-    if s.firebase_project_id:
-        jwks = JwksCache(s.firebase_jwks_url, http, min_refresh_s=config.jwks_min_refresh_seconds)
-        verifier = FirebaseVerifier(s.firebase_project_id, jwks)
     return IngestContext(
-        res=res, config=config, http=http, hubspot=hubspot, verifier=verifier,
+        res=res, config=config, hubspot=hubspot,
         limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),
     )
 

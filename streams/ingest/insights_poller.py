@@ -26,8 +26,8 @@ import structlog
 from schemas.events import SpendReported
 from schemas.money import Money, to_minor
 from streams.core.errors import TransientError
+from streams.core.web import publish_or_raise
 from streams.ingest import context
-from streams.ingest.http_util import publish_or_raise
 from streams.integrations.http_retry import send_with_retries
 from streams.integrations.meta import THROTTLE_CODES, appsecret_proof, parse_usage
 

@@ -30,8 +30,6 @@ class IngestSettings(BaseSettings):
     http_backoff_seconds: float = Field(default=0.5, ge=0)
     publish_timeout_seconds: float = Field(default=10.0, gt=0, description="Broker ack wait before 503")
 
-    jwks_min_refresh_seconds: float = Field(default=10.0, ge=0, description="Unknown-kid refetch at most this often")
-
     # --- clicks --------------------------------------------------------------------------
     click_batch_max_items: int = Field(default=500, ge=1)
     click_batch_max_bytes: int = Field(default=1024 * 1024, ge=1024)

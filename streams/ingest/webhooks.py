@@ -26,8 +26,8 @@ from schemas.events import DealStageChanged
 from streams.core.errors import TransientError
 from streams.core.metrics import REGISTRY
 from streams.core.stage import Resources
+from streams.core.web import BodyTooLarge, PublishFailed, error, json_response, publish_or_raise, read_body
 from streams.ingest import context
-from streams.ingest.http_util import BodyTooLarge, PublishFailed, error, json_response, publish_or_raise, read_body
 from streams.ingest.hubspot_events import Notification, deal_stage_event, parse_item
 from streams.ingest.hubspot_signature import SignatureError, SignedRequest, request_uri, verify
 from streams.ingest.rate_limit import retry_after_header

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from streams.core.http import build_asgi
@@ -31,3 +33,20 @@ async def test_not_ready_before_start(settings: Settings) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
+
+
+class Described(Stage):
+    name = "described"
+
+    def openapi_paths(self) -> dict[str, Any]:
+        return {"/v1/described": {"get": {"summary": "a described route", "responses": {"200": {"description": "OK"}}}}}
+
+
+async def test_openapi_json_merges_the_paths_of_every_stage_in_the_process(settings: Settings) -> None:
+    runner = StageRunner([Probe(), Described()], settings)
+    app = build_asgi(runner, manage_lifecycle=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
+        document = (await client.get("/openapi.json")).json()
+    assert document["openapi"] == "3.1.0"
+    assert set(document["paths"]) == {"/v1/described"}
+    assert "firebase" in document["components"]["securitySchemes"]

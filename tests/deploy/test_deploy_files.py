@@ -377,11 +377,13 @@ def test_executor_has_a_disruption_budget() -> None:
     assert budgets[0]["spec"].get("maxUnavailable") or budgets[0]["spec"].get("minAvailable")
 
 
-def test_migrations_run_as_a_job_and_ingest_has_a_service() -> None:
+def test_migrations_run_as_a_job_and_the_http_stages_have_services() -> None:
     (job,) = by_kind("Job")
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
-    (service,) = by_kind("Service")
-    assert service["spec"]["selector"] == deployment("ingest")["spec"]["selector"]["matchLabels"]
+    selectors = [service["spec"]["selector"] for service in by_kind("Service")]
+    assert sorted(s["app.kubernetes.io/component"] for s in selectors) == ["console", "ingest"]
+    for selector in selectors:
+        assert selector == deployment(selector["app.kubernetes.io/component"])["spec"]["selector"]["matchLabels"]
 
 
 def test_production_mounts_the_kafka_ca_where_the_config_points() -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 from pydantic import SecretStr
 
 from streams.core.clock import Clock
@@ -19,7 +18,6 @@ from streams.ingest.app import IngestStage
 from streams.ingest.context import Transports
 from streams.ingest.settings import IngestSettings
 from tests.helpers import running_stages
-from tests.ingest.jwt_issuer import Issuer, served_jwks
 
 SECRET = "test-hubspot-client-secret"
 PUBLIC_URL = "https://hooks.example.com"
@@ -56,14 +54,3 @@ async def stop_producer(runner: StageRunner) -> None:
     """Make the broker unreachable for this process: every publish now fails at once."""
     producer = runner.resources.broker._producer  # FastStream's wrapper around aiokafka's producer
     await producer._producer.stop()  # type: ignore[attr-defined]
-
-
-@pytest.fixture(scope="module")
-def issuer() -> Issuer:
-    return Issuer()
-
-
-@pytest.fixture(scope="module")
-def jwks_url(issuer: Issuer) -> Iterator[str]:
-    with served_jwks(issuer) as url:
-        yield url

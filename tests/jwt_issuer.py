@@ -1,4 +1,7 @@
-"""A test Firebase: RSA keys, a JWKS served over real HTTP, and ID tokens good and bad."""
+"""A test Firebase: RSA keys, a JWKS served over real HTTP, and ID tokens good and bad.
+
+A pytest plugin too (``tests/conftest.py`` lists it): the ``issuer`` and ``jwks_url`` fixtures.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
@@ -80,3 +84,14 @@ def served_jwks(issuer: Issuer) -> Iterator[str]:
 
     with BackgroundServer(Starlette(routes=[Route("/jwks", jwks)])) as base_url:
         yield f"{base_url}/jwks"
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Issuer:
+    return Issuer()
+
+
+@pytest.fixture(scope="module")
+def jwks_url(issuer: Issuer) -> Iterator[str]:
+    with served_jwks(issuer) as url:
+        yield url

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from streams.ingest.auth import AuthError, FirebaseVerifier, Forbidden, JwksCache, Principal, bearer
-from tests.ingest.jwt_issuer import PROJECT, Issuer
+from streams.integrations.firebase import AuthError, FirebaseVerifier, Forbidden, JwksCache, Principal, bearer
+from tests.jwt_issuer import PROJECT, Issuer
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The operator API under ``/v1``: read what automation did, steer it, stop it.
 
-Every route verifies a Firebase ID token (:mod:`streams.ingest.auth`) and a role: VIEWER reads,
+Every route verifies a Firebase ID token (:mod:`streams.integrations.firebase`) and a role: VIEWER reads,
 EDITOR requests budget changes and edits stage values, ADMIN pauses and resumes automation.
 Every write is recorded in ``operator_audit`` with the token's ``sub`` in the same transaction
 as the write; a manual budget change is *published* (not applied): it goes through the
@@ -24,15 +24,14 @@ from schemas.envelope import EntityId
 from schemas.events import BudgetChangeRequested, EntityLevel
 from schemas.money import CurrencyCode, Money
 from schemas.pipeline import VALUED_STAGES, StageValues
+from streams.console import context
+from streams.console.reads import campaign_history
 from streams.core.controls import killswitch, stage_values
 from streams.core.db import Conn
 from streams.core.stage import Resources
-from streams.ingest import context
-from streams.ingest.auth import AuthError, Forbidden, Principal, bearer
-from streams.ingest.http_util import BodyTooLarge, PublishFailed, error, json_response, publish_or_raise, read_body
-from streams.ingest.operator_reads import campaign_history
+from streams.core.web import BodyTooLarge, PublishFailed, error, json_response, publish_or_raise, read_body
+from streams.integrations.firebase import AuthError, Forbidden, Principal, bearer
 
-MAX_BODY = 64 * 1024
 Handler = Callable[[Request, Principal], Awaitable[Response]]
 
 
@@ -86,8 +85,8 @@ def guarded(context_of: context.ContextOf, role: str, route: str,
     return endpoint
 
 
-async def _json_body(request: Request) -> Any:
-    body = await read_body(request, MAX_BODY)
+async def _json_body(request: Request, limit: int) -> Any:
+    body = await read_body(request, limit)
     return json.loads(body or b"{}")
 
 
@@ -107,7 +106,7 @@ def operator_routes(res: Resources, context_of: context.ContextOf) -> list[Route
     async def request_change(request: Request, who: Principal) -> Response:
         tenant = request.path_params["tenant_id"]
         try:
-            change = BudgetChangeIn.model_validate(await _json_body(request))
+            change = BudgetChangeIn.model_validate(await _json_body(request, context_of().config.max_body_bytes))
         except (ValueError, BodyTooLarge) as exc:
             message = describe(exc) if isinstance(exc, ValidationError) else "body must be a JSON object"
             return error(changes_route, 400, message)
@@ -141,7 +140,7 @@ def operator_routes(res: Resources, context_of: context.ContextOf) -> list[Route
     async def put_values(request: Request, who: Principal) -> Response:
         tenant = request.path_params["tenant_id"]
         try:
-            payload = await _json_body(request)
+            payload = await _json_body(request, context_of().config.max_body_bytes)
         except (ValueError, BodyTooLarge):
             return error(values_route, 400, "body must be a JSON object")
         values = payload.get("stage_values") if isinstance(payload, dict) else None
@@ -160,7 +159,7 @@ def operator_routes(res: Resources, context_of: context.ContextOf) -> list[Route
             tenant = request.path_params["tenant_id"]
             campaign = request.path_params.get("campaign_id")
             try:
-                reason = PauseIn.model_validate(await _json_body(request)).reason
+                reason = PauseIn.model_validate(await _json_body(request, context_of().config.max_body_bytes)).reason
             except (ValueError, BodyTooLarge):
                 return error(route, 400, 'body must be {"reason": "..."} or empty')
             async with res.pool.acquire() as conn, conn.transaction():

@@ -11,19 +11,19 @@ import pytest
 
 from schemas import BudgetChangeRequested, decode_as
 from schemas.topics import BUDGET_REQUESTS
+from streams.console.settings import ConsoleSettings
 from streams.core.controls import killswitch
 from streams.core.settings import Settings
-from streams.ingest.settings import IngestSettings
+from tests.console.conftest import Console, console
 from tests.helpers import read_records
-from tests.ingest.conftest import Ingress, ingress, stop_producer
-from tests.ingest.jwt_issuer import PROJECT, Issuer
+from tests.ingest.conftest import stop_producer
+from tests.jwt_issuer import Issuer
 
 
 @pytest.fixture
-async def api(settings: Settings, jwks_url: str) -> AsyncIterator[Ingress]:
-    async with ingress(settings, IngestSettings(publish_timeout_seconds=2), firebase_project_id=PROJECT,
-                       firebase_jwks_url=jwks_url) as ing:
-        yield ing
+async def api(settings: Settings, jwks_url: str) -> AsyncIterator[Console]:
+    async with console(settings, jwks_url, ConsoleSettings(publish_timeout_seconds=2)) as con:
+        yield con
 
 
 def auth(issuer: Issuer, role: str | None, sub: str = "op-1", **claims: Any) -> dict[str, str]:
@@ -33,7 +33,7 @@ def auth(issuer: Issuer, role: str | None, sub: str = "op-1", **claims: Any) -> 
 CHANGE = {"campaign_id": "c1", "entity_id": "as1", "daily_budget_minor": 12_500, "reason": "launch push"}
 
 
-async def test_every_operator_route_refuses_missing_and_bad_tokens_with_401(api: Ingress, issuer: Issuer) -> None:
+async def test_every_operator_route_refuses_missing_and_bad_tokens_with_401(api: Console, issuer: Issuer) -> None:
     routes = [("GET", "/v1/tenants/acme/campaigns/c1/history"), ("POST", "/v1/tenants/acme/budget-changes"),
               ("GET", "/v1/tenants/acme/stage-values"), ("PUT", "/v1/tenants/acme/stage-values"),
               ("POST", "/v1/tenants/acme/pause"), ("POST", "/v1/tenants/acme/campaigns/c1/resume")]
@@ -45,7 +45,7 @@ async def test_every_operator_route_refuses_missing_and_bad_tokens_with_401(api:
 
 
 async def test_an_editor_request_is_published_for_the_executor_and_audited(
-        api: Ingress, issuer: Issuer, settings: Settings, db_pool: asyncpg.Pool[Any]) -> None:
+        api: Console, issuer: Issuer, settings: Settings, db_pool: asyncpg.Pool[Any]) -> None:
     await db_pool.execute("INSERT INTO tenants (tenant_id, currency) VALUES ('acme', 'EUR')")
     response = await api.client.post("/v1/tenants/acme/budget-changes", json=CHANGE,
                                      headers=auth(issuer, "EDITOR", sub="alice"))
@@ -59,7 +59,7 @@ async def test_an_editor_request_is_published_for_the_executor_and_audited(
     assert row is not None and dict(row) == {"actor": "alice", "action": "budget_change_requested", "target": "as1"}
 
 
-async def test_a_viewer_may_not_request_changes_and_an_editor_may_not_pause(api: Ingress, issuer: Issuer,
+async def test_a_viewer_may_not_request_changes_and_an_editor_may_not_pause(api: Console, issuer: Issuer,
                                                                             db_pool: asyncpg.Pool[Any]) -> None:
     viewer = await api.client.post("/v1/tenants/acme/budget-changes", json=CHANGE, headers=auth(issuer, "VIEWER"))
     editor = await api.client.post("/v1/tenants/acme/pause", headers=auth(issuer, "EDITOR"))
@@ -69,21 +69,21 @@ async def test_a_viewer_may_not_request_changes_and_an_editor_may_not_pause(api:
     assert await db_pool.fetchval("SELECT count(*) FROM operator_audit") == 0
 
 
-async def test_invalid_budget_change_gets_400(api: Ingress, issuer: Issuer) -> None:
+async def test_invalid_budget_change_gets_400(api: Console, issuer: Issuer) -> None:
     bad = await api.client.post("/v1/tenants/acme/budget-changes", json=CHANGE | {"daily_budget_minor": -1},
                                 headers=auth(issuer, "EDITOR"))
     assert bad.status_code == 400 and "daily_budget_minor" in bad.json()["error"]
 
 
 async def test_a_budget_change_during_a_broker_outage_is_503_and_not_audited(
-        api: Ingress, issuer: Issuer, db_pool: asyncpg.Pool[Any]) -> None:
+        api: Console, issuer: Issuer, db_pool: asyncpg.Pool[Any]) -> None:
     await stop_producer(api.runner)
     response = await api.client.post("/v1/tenants/acme/budget-changes", json=CHANGE, headers=auth(issuer, "EDITOR"))
     assert response.status_code == 503
     assert await db_pool.fetchval("SELECT count(*) FROM operator_audit") == 0
 
 
-async def test_an_admin_pauses_and_resumes_a_campaign_and_the_tenant(api: Ingress, issuer: Issuer,
+async def test_an_admin_pauses_and_resumes_a_campaign_and_the_tenant(api: Console, issuer: Issuer,
                                                                      db_pool: asyncpg.Pool[Any]) -> None:
     admin = auth(issuer, "ADMIN", sub="root")
     paused = await api.client.post("/v1/tenants/acme/campaigns/c1/pause", json={"reason": "anomaly"}, headers=admin)
@@ -99,7 +99,7 @@ async def test_an_admin_pauses_and_resumes_a_campaign_and_the_tenant(api: Ingres
     assert actions == [("root", "pause", "c1"), ("root", "pause", ""), ("root", "resume", ""), ("root", "resume", "c1")]
 
 
-async def test_a_viewer_reads_recent_budget_changes_of_a_campaign(api: Ingress, issuer: Issuer,
+async def test_a_viewer_reads_recent_budget_changes_of_a_campaign(api: Console, issuer: Issuer,
                                                                   db_pool: asyncpg.Pool[Any]) -> None:
     at = datetime(2026, 5, 1, tzinfo=UTC)
     for n in range(3):
@@ -121,7 +121,7 @@ async def test_a_viewer_reads_recent_budget_changes_of_a_campaign(api: Ingress, 
 
 
 async def test_an_editor_reads_and_edits_stage_values_and_the_edit_is_audited(
-        api: Ingress, issuer: Issuer, db_pool: asyncpg.Pool[Any]) -> None:
+        api: Console, issuer: Issuer, db_pool: asyncpg.Pool[Any]) -> None:
     editor = auth(issuer, "EDITOR", sub="bob")
     before = (await api.client.get("/v1/tenants/acme/stage-values", headers=editor)).json()
     assert before["currency"] == "USD" and before["stage_values"]["lead"] == 50_000  # 500 USD default
@@ -139,8 +139,8 @@ async def test_an_editor_reads_and_edits_stage_values_and_the_edit_is_audited(
     assert [r["actor"] for r in await db_pool.fetch("SELECT actor FROM operator_audit")] == ["bob"]
 
 
-async def test_openapi_describes_every_route(api: Ingress) -> None:
+async def test_openapi_describes_every_route(api: Console) -> None:
     schema = (await api.client.get("/openapi.json")).json()
     assert schema["openapi"].startswith("3.")
-    assert {"/webhooks/hubspot", "/c/{tenant_id}/{ad_id}", "/v1/clicks", "/v1/tenants/{tenant_id}/budget-changes",
+    assert {"/v1/tenants/{tenant_id}/budget-changes", "/v1/tenants/{tenant_id}/stage-values",
             "/v1/tenants/{tenant_id}/campaigns/{campaign_id}/pause"} <= set(schema["paths"])
