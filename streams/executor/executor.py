@@ -28,6 +28,7 @@ import structlog
 from schemas.events import BudgetChangeRequested, BudgetChangeSettled
 from streams.core.clock import Clock
 from streams.core.controls.killswitch import is_paused
+from streams.core.controls.limits import load_limits
 from streams.core.errors import TransientError
 from streams.core.metrics import GUARDRAIL_BLOCKS
 from streams.executor import store
@@ -79,7 +80,8 @@ class Executor:
 
         now = self.clock.now()
         async with self.pool.acquire() as conn, conn.transaction():
-            limits = await store.load_limits(conn, request.tenant_id, request.entity_id, self.settings)
+            limits = await load_limits(conn, self.settings, request.tenant_id, request.campaign_id,
+                                       request.entity_id)
             # the held connection, never the pool: a second acquire per request deadlocks a busy pool
             paused = await is_paused(cast(asyncpg.Connection, conn), request.tenant_id, request.campaign_id)
             history = await store.load_history(conn, request.tenant_id, request.campaign_id, now,

@@ -1,4 +1,4 @@
-"""The executor's tables: the audit trail the guardrails read, budgets, limits (asyncpg).
+"""The executor's tables: the audit trail the guardrails read, and the budgets it knows (asyncpg).
 
 ``ad_change_history`` is both the audit record and the guardrails' state: the history a check
 needs is a range query on it, so whoever owns a campaign's partition after a rebalance sees
@@ -9,15 +9,13 @@ All times stored here are the executor clock's (event time), never the database'
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from fractions import Fraction
 from typing import Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from schemas.events import BudgetChangeRequested, BudgetChangeSettled, GuardrailResult
-from streams.executor.guardrails import HOUR, Limits, PastChange
-from streams.executor.settings import ExecutorSettings
+from streams.executor.guardrails import HOUR, PastChange
 
 Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.Pool[Any] | PoolConnectionProxy[Any]"
 FINAL = ("completed", "clamped", "blocked", "superseded", "failed", "dry_run")
@@ -35,30 +33,6 @@ async def newer_request_settled(conn: Conn, request: BudgetChangeRequested) -> s
         request.tenant_id, request.entity_id, request.occurred_at,
     )
     return str(value) if value is not None else None
-
-
-async def load_limits(conn: Conn, tenant_id: str, entity_id: str, defaults: ExecutorSettings) -> Limits:
-    tenant = await conn.fetchrow("SELECT * FROM executor_tenant_limits WHERE tenant_id = $1", tenant_id)
-    entity = await conn.fetchrow(
-        "SELECT floor_minor, cap_minor FROM executor_entity_limits WHERE tenant_id = $1 AND entity_id = $2",
-        tenant_id, entity_id,
-    )
-
-    def pick(column: str, default: Any) -> Any:
-        value = tenant[column] if tenant is not None else None
-        return default if value is None else value
-
-    return Limits(
-        max_changes_per_entity_hour=int(pick("max_changes_per_entity_hour", defaults.max_changes_per_entity_hour)),
-        max_actions_per_campaign_hour=int(pick("max_actions_per_campaign_hour",
-                                               defaults.max_actions_per_campaign_hour)),
-        max_change_fraction=Fraction(str(pick("max_change_fraction", defaults.max_change_fraction))),
-        change_window=timedelta(hours=defaults.change_window_hours),
-        policy=pick("policy", defaults.policy),
-        platform_min_budget_minor=int(pick("platform_min_budget_minor", defaults.platform_min_budget_minor)),
-        floor_minor=entity["floor_minor"] if entity is not None else None,
-        cap_minor=entity["cap_minor"] if entity is not None else None,
-    )
 
 
 async def load_history(conn: Conn, tenant_id: str, campaign_id: str, now: datetime, window: timedelta,

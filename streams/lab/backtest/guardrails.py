@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from streams.executor.guardrails import Limits, PastChange, Proposal, evaluate
+from streams.core.controls.limits import Limits
+from streams.executor.guardrails import PastChange, Proposal, evaluate
 
 
 @dataclass(frozen=True)

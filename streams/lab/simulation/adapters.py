@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas.pipeline import StageValues, canonical_stage
-from streams.executor.guardrails import Limits, Proposal, evaluate
+from streams.core.controls.limits import Limits
+from streams.executor.guardrails import Proposal, evaluate
 from streams.revenue.valuation import DealState, apply
 
 
