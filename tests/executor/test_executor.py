@@ -11,6 +11,7 @@ import pytest
 from schemas import BudgetChangeSettled
 from streams.core.clock import ManualClock
 from streams.core.controls.killswitch import pause
+from streams.core.controls.limit_overrides import save_override
 from streams.core.db import create_pool
 from streams.core.settings import Settings
 from streams.executor.executor import Executor
@@ -84,8 +85,8 @@ async def test_a_campaign_with_a_24_hour_window_blocks_what_the_6_hour_default_a
     live_executor: Executor, meta_state: MetaState, clock: ManualClock, db_pool: asyncpg.Pool[Any]
 ) -> None:
     """The velocity window is overridable per campaign; its neighbour keeps the settings' 6 h."""
-    await db_pool.execute("INSERT INTO guardrail_overrides (tenant_id, campaign_id, change_window_hours) "
-                          "VALUES ($1, 'slow', 24)", TENANT)
+    async with db_pool.acquire() as conn:
+        await save_override(conn, TENANT, "slow", {"change_window_hours": 24}, actor="ops@acme")
     world(meta_state, {"as1": 10_000, "as2": 10_000})
     for entity, campaign in (("as1", "slow"), ("as2", "c1")):
         first = await live_executor.execute(request(entity, 12_000, campaign=campaign))
