@@ -74,6 +74,19 @@ class Limits:
     floor_minor: int | None = None
     cap_minor: int | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, in the settings' names and units (``change_window_hours``, the fraction as a number)."""
+        return {
+            "max_changes_per_entity_hour": self.max_changes_per_entity_hour,
+            "max_actions_per_campaign_hour": self.max_actions_per_campaign_hour,
+            "max_change_fraction": float(self.max_change_fraction),
+            "change_window_hours": self.change_window / timedelta(hours=1),
+            "policy": self.policy,
+            "platform_min_budget_minor": self.platform_min_budget_minor,
+            "floor_minor": self.floor_minor,
+            "cap_minor": self.cap_minor,
+        }
+
 
 @dataclass(frozen=True)
 class Override:
