@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
-import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -158,10 +157,10 @@ def operator_routes(res: Resources) -> list[Route]:
                 return error(route, 400, 'body must be {"reason": "..."} or empty')
             async with res.pool.acquire() as conn, conn.transaction():
                 if paused:
-                    await killswitch.pause(cast("asyncpg.Connection[Any]", conn), tenant, campaign, who.sub, reason)
+                    await killswitch.pause(conn, tenant, campaign, who.sub, reason)
                     changed = True
                 else:
-                    changed = await killswitch.resume(cast("asyncpg.Connection[Any]", conn), tenant, campaign)
+                    changed = await killswitch.resume(conn, tenant, campaign)
                 await record_operator_action(conn, tenant, who.sub, "pause" if paused else "resume",
                                              campaign or "", {"reason": reason, "changed": changed})
             return json_response(route, 200, {"tenant_id": tenant, "campaign_id": campaign, "paused": paused,

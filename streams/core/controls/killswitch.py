@@ -6,8 +6,10 @@ from typing import Any
 
 import asyncpg
 
+from streams.core.db import Conn
 
-async def is_paused(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], tenant_id: str, campaign_id: str) -> bool:
+
+async def is_paused(conn: Conn | asyncpg.Pool[Any], tenant_id: str, campaign_id: str) -> bool:
     """True when automation is paused for the tenant as a whole or for this campaign."""
     return bool(
         await conn.fetchval(
@@ -18,7 +20,7 @@ async def is_paused(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], tenant_id
     )
 
 
-async def pause(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], tenant_id: str, campaign_id: str | None,
+async def pause(conn: Conn | asyncpg.Pool[Any], tenant_id: str, campaign_id: str | None,
                 actor: str, reason: str = "") -> None:
     await conn.execute(
         "INSERT INTO automation_pauses (tenant_id, campaign_id, paused_by, reason) VALUES ($1, $2, $3, $4) "
@@ -27,7 +29,7 @@ async def pause(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], tenant_id: st
     )
 
 
-async def resume(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], tenant_id: str, campaign_id: str | None) -> bool:
+async def resume(conn: Conn | asyncpg.Pool[Any], tenant_id: str, campaign_id: str | None) -> bool:
     status = await conn.execute(
         "DELETE FROM automation_pauses WHERE tenant_id = $1 AND campaign_id = $2", tenant_id, campaign_id or ""
     )
