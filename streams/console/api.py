@@ -27,7 +27,7 @@ from schemas.pipeline import VALUED_STAGES, StageValues
 from streams.console import context
 from streams.console.reads import campaign_history
 from streams.core.controls import killswitch, stage_values
-from streams.core.db import Conn
+from streams.core.controls.audit import record_operator_action
 from streams.core.stage import Resources
 from streams.core.web import BodyTooLarge, PublishFailed, error, json_response, publish_or_raise, read_body
 from streams.integrations.firebase import AuthError, Forbidden, Principal, bearer
@@ -52,14 +52,6 @@ class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="", max_length=500)
-
-
-async def audit(conn: Conn, tenant_id: str, actor: str, action: str, target: str,
-                details: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO operator_audit (tenant_id, actor, action, target, details) VALUES ($1, $2, $3, $4, $5)",
-        tenant_id, actor, action, target, details,
-    )
 
 
 def stage_values_body(tenant_id: str, values: StageValues) -> dict[str, Any]:
@@ -123,8 +115,9 @@ def operator_routes(res: Resources, context_of: context.ContextOf) -> list[Route
                     requested_budget=Money(amount_minor=change.daily_budget_minor, currency=currency.strip()),
                     source="operator", requested_by=who.sub, reason=change.reason,
                 )
-                await audit(conn, tenant, who.sub, "budget_change_requested", change.entity_id,
-                            change.model_dump() | {"change_id": change_id, "currency": currency.strip()})
+                await record_operator_action(conn, tenant, who.sub, "budget_change_requested", change.entity_id,
+                                             change.model_dump() | {"change_id": change_id,
+                                                                    "currency": currency.strip()})
                 # raising PublishFailed out of the transaction rolls the audit row back with it
                 await publish_or_raise(res.publisher, [event], ctx.config.publish_timeout_seconds)
         except PublishFailed:
@@ -168,8 +161,8 @@ def operator_routes(res: Resources, context_of: context.ContextOf) -> list[Route
                     changed = True
                 else:
                     changed = await killswitch.resume(conn, tenant, campaign)
-                await audit(conn, tenant, who.sub, "pause" if paused else "resume", campaign or "",
-                            {"reason": reason, "changed": changed})
+                await record_operator_action(conn, tenant, who.sub, "pause" if paused else "resume",
+                                             campaign or "", {"reason": reason, "changed": changed})
             return json_response(route, 200, {"tenant_id": tenant, "campaign_id": campaign, "paused": paused,
                                               "changed": changed})
 

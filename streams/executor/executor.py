@@ -28,6 +28,8 @@ import structlog
 from schemas.events import BudgetChangeRequested, BudgetChangeSettled
 from streams.core.clock import Clock
 from streams.core.controls.killswitch import is_paused
+from streams.core.controls.limits import load_limits
+from streams.core.db import Conn
 from streams.core.errors import TransientError
 from streams.core.metrics import GUARDRAIL_BLOCKS
 from streams.executor import store
@@ -79,7 +81,8 @@ class Executor:
 
         now = self.clock.now()
         async with self.pool.acquire() as conn, conn.transaction():
-            limits = await store.load_limits(conn, request.tenant_id, request.entity_id, self.settings)
+            limits = await load_limits(conn, self.settings, request.tenant_id, request.campaign_id,
+                                       request.entity_id)
             # the held connection, never the pool: a second acquire per request deadlocks a busy pool
             paused = await is_paused(conn, request.tenant_id, request.campaign_id)
             history = await store.load_history(conn, request.tenant_id, request.campaign_id, now,
@@ -118,7 +121,7 @@ class Executor:
             return await self._record_failed(request, "Meta reports no daily_budget for this entity", None)
         return value, request.requested_budget.currency
 
-    async def _write_decision(self, conn: store.Conn, request: BudgetChangeRequested,
+    async def _write_decision(self, conn: Conn, request: BudgetChangeRequested,
                               decision: Decision, proposal: Proposal, now: datetime,
                               received_at: datetime | None) -> asyncpg.Record | None:
         common: dict[str, Any] = {
@@ -127,25 +130,25 @@ class Executor:
             "clamped": decision.clamped,
         }
         if decision.action == "blocked":
-            ok = await store.insert_change(conn, request, status="blocked", settled_at=now,
-                                           error=decision.reason, **common)
+            row = await store.insert_change(conn, request, status="blocked", settled_at=now,
+                                            error=decision.reason, **common)
         elif decision.action == "noop":
-            ok = await store.insert_change(conn, request, status="completed", settled_at=now,
-                                           target_budget_minor=decision.target_minor,
-                                           applied_budget_minor=decision.target_minor, **common)
+            row = await store.insert_change(conn, request, status="completed", settled_at=now,
+                                            target_budget_minor=decision.target_minor,
+                                            applied_budget_minor=decision.target_minor, **common)
         elif self.dry_run:
-            ok = await store.insert_change(conn, request, status="dry_run", settled_at=now, applied_at=now,
-                                           target_budget_minor=decision.target_minor,
-                                           applied_budget_minor=decision.target_minor, counts_as_change=True,
-                                           **common)
-            if ok:
+            row = await store.insert_change(conn, request, status="dry_run", settled_at=now, applied_at=now,
+                                            target_budget_minor=decision.target_minor,
+                                            applied_budget_minor=decision.target_minor, counts_as_change=True,
+                                            **common)
+            if row is not None:
                 assert decision.target_minor is not None
                 await store.upsert_budget(conn, request, decision.target_minor, "dry_run", request.change_id, now)
         else:
-            ok = await store.insert_change(conn, request, status="executing", applied_at=now,
-                                           target_budget_minor=decision.target_minor, counts_as_change=True,
-                                           **common)
-        return await store.get_change(conn, request.change_id) if ok else None
+            row = await store.insert_change(conn, request, status="executing", applied_at=now,
+                                            target_budget_minor=decision.target_minor, counts_as_change=True,
+                                            **common)
+        return row
 
     async def _call_meta(self, request: BudgetChangeRequested, row: asyncpg.Record) -> asyncpg.Record:
         assert self.meta is not None
@@ -155,45 +158,49 @@ class Executor:
         except MetaChangeFailed as exc:
             settled_at = self.clock.now()
             async with self.pool.acquire() as conn, conn.transaction():
-                await store.settle_change(conn, request.change_id, status="failed", error=exc.message,
-                                          attempts=exc.attempts, platform_response=exc.response,
-                                          counts_as_change=exc.maybe_applied, settled_at=settled_at)
+                settled = await store.settle_change(conn, request.change_id, status="failed", error=exc.message,
+                                                    attempts=exc.attempts, platform_response=exc.response,
+                                                    counts_as_change=exc.maybe_applied, settled_at=settled_at)
             log.warning("budget_change_failed", change_id=request.change_id, error=exc.message)
         else:
-            await self._record_applied(request, row, result)
-        again = await store.get_change(self.pool, request.change_id)
-        assert again is not None
-        return again
+            settled = await self._record_applied(request, row, result)
+        return await self._as_stored(settled, request.change_id)
 
     async def _record_applied(self, request: BudgetChangeRequested, row: asyncpg.Record,
-                              result: ApplyResult) -> None:
+                              result: ApplyResult) -> asyncpg.Record | None:
         at = self.clock.now()
         status = "clamped" if row["clamped"] else "completed"
         async with self.pool.acquire() as conn, conn.transaction():
-            await store.settle_change(conn, request.change_id, status=status,
-                                      applied_budget_minor=result.applied_minor, attempts=result.attempts,
-                                      platform_response=result.response, applied_at=at, settled_at=at)
+            settled = await store.settle_change(conn, request.change_id, status=status,
+                                                applied_budget_minor=result.applied_minor, attempts=result.attempts,
+                                                platform_response=result.response, applied_at=at, settled_at=at)
             await store.upsert_budget(conn, request, result.applied_minor, "meta", request.change_id, at)
+        return settled
 
     async def _record_superseded(self, request: BudgetChangeRequested, by: str,
                                  received_at: datetime | None) -> BudgetChangeSettled:
         now = self.clock.now()
-        await store.insert_change(self.pool, request, status="superseded", decided_at=now, settled_at=now,
-                                  received_at=received_at, dry_run=self.dry_run, superseded_by=by,
-                                  error=f"superseded by {by}")
-        row = await store.get_change(self.pool, request.change_id)
-        assert row is not None
-        return await self._announce(row)
+        row = await store.insert_change(self.pool, request, status="superseded", decided_at=now, settled_at=now,
+                                        received_at=received_at, dry_run=self.dry_run, superseded_by=by,
+                                        error=f"superseded by {by}")
+        return await self._announce(await self._as_stored(row, request.change_id))
 
     async def _record_failed(self, request: BudgetChangeRequested, message: str,
                              response: dict[str, Any] | None) -> BudgetChangeSettled:
         now = self.clock.now()
-        await store.insert_change(self.pool, request, status="failed", decided_at=now, settled_at=now,
-                                  received_at=None, dry_run=self.dry_run, error=message,
-                                  platform_response=response)
-        row = await store.get_change(self.pool, request.change_id)
+        row = await store.insert_change(self.pool, request, status="failed", decided_at=now, settled_at=now,
+                                        received_at=None, dry_run=self.dry_run, error=message,
+                                        platform_response=response)
+        return await self._announce(await self._as_stored(row, request.change_id))
+
+    async def _as_stored(self, written: asyncpg.Record | None, change_id: str) -> asyncpg.Record:
+        """The row a write returned; when the write found the row taken (another owner inserted or
+        settled it first, a rebalance overlap), the row as that owner left it."""
+        if written is not None:
+            return written
+        row = await store.get_change(self.pool, change_id)
         assert row is not None
-        return await self._announce(row)
+        return row
 
     async def _settled_or_reconciled(self, row: asyncpg.Record) -> BudgetChangeSettled:
         if row["status"] == "executing":
@@ -213,9 +220,10 @@ class Executor:
         now = self.clock.now()
         async with self.pool.acquire() as conn, conn.transaction():
             if current == target:
-                await store.settle_change(conn, change_id, status="clamped" if row["clamped"] else "completed",
-                                          applied_budget_minor=target, settled_at=now,
-                                          platform_response={"reconciled": True, "daily_budget": current})
+                settled = await store.settle_change(
+                    conn, change_id, status="clamped" if row["clamped"] else "completed",
+                    applied_budget_minor=target, settled_at=now,
+                    platform_response={"reconciled": True, "daily_budget": current})
                 await conn.execute(
                     "INSERT INTO entity_budgets (tenant_id, entity_id, entity_level, campaign_id, group_id, "
                     "currency, daily_budget_minor, source, change_id, updated_at) "
@@ -225,15 +233,13 @@ class Executor:
                     row["currency"], target, change_id, now,
                 )
             else:
-                await store.settle_change(
+                settled = await store.settle_change(
                     conn, change_id, status="failed", counts_as_change=False, settled_at=now,
                     error=f"interrupted before Meta confirmed; Meta has {current}, not {target}: not re-applied",
                     platform_response={"reconciled": True, "daily_budget": current},
                 )
         log.info("intent_reconciled", change_id=change_id, meta_budget=current, target=target)
-        again = await store.get_change(self.pool, change_id)
-        assert again is not None
-        return again
+        return await self._as_stored(settled, change_id)
 
     async def reconcile(self) -> int:
         """Settle every intent left ``executing`` (at start-up); returns how many were settled.

@@ -1,6 +1,7 @@
 """The executor's guardrails as pure functions over the audit trail: no I/O, no clock of their own.
 
-Everything a check needs is passed in - the proposal, the past changes, the limits, ``now`` and
+Everything a check needs is passed in - the proposal, the past changes, the limits (built by
+:func:`streams.core.controls.limits.effective_limits`, the one source of them), ``now`` and
 whether the kill switch is on - so the live executor and the backtest's replay (with a replay
 clock and a history rebuilt from topics) make exactly the same decision for the same inputs::
 
@@ -33,28 +34,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from fractions import Fraction
 from typing import Literal
 
 from schemas.events import GuardrailResult
+from streams.core.controls.limits import Limits
 
-Policy = Literal["clamp", "block"]
 Action = Literal["apply", "noop", "blocked"]
 HOUR = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The limits in force for one entity (settings, overridden per tenant and per entity)."""
-
-    max_changes_per_entity_hour: int = 4
-    max_actions_per_campaign_hour: int = 15
-    max_change_fraction: Fraction = Fraction(1, 5)
-    change_window: timedelta = timedelta(hours=6)
-    policy: Policy = "clamp"
-    platform_min_budget_minor: int = 100
-    floor_minor: int | None = None
-    cap_minor: int | None = None
 
 
 @dataclass(frozen=True)

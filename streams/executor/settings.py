@@ -1,35 +1,30 @@
 """The executor's own settings (``ROASLOOP_EXECUTOR_*``), with the defaults the issue prescribes.
 
-Guardrail limits here are the defaults; a tenant's row in ``executor_tenant_limits`` overrides
-them, and ``executor_entity_limits`` adds per-entity floors and caps. Jitter defaults to 3-18 s so
-changes from one allocation do not reach Meta as a burst; tests set both ends to 0.
+The guardrail limits are inherited from :class:`streams.core.controls.limits.GuardrailSettings`
+(same variable names), because the backtest and the simulator read the same defaults without the
+executor's process settings; overrides per tenant and campaign (``guardrail_overrides``) and per
+entity (``executor_entity_limits``) stack on them in ``effective_limits``. Jitter defaults to
+3-18 s so changes from one allocation do not reach Meta as a burst; tests set both ends to 0.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Self
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from streams.core.controls.limits import GuardrailSettings
 from streams.core.settings import load_settings
 
 ENV_PREFIX = "ROASLOOP_EXECUTOR_"
-Policy = Literal["clamp", "block"]
 
 
-class ExecutorSettings(BaseSettings):
+class ExecutorSettings(GuardrailSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=None, extra="ignore", frozen=True)
 
     jitter_min_seconds: float = Field(default=3.0, ge=0)
     jitter_max_seconds: float = Field(default=18.0, ge=0)
-
-    max_changes_per_entity_hour: int = Field(default=4, ge=0, description="Meta's documented ad-set limit")
-    max_actions_per_campaign_hour: int = Field(default=15, ge=0)
-    max_change_fraction: float = Field(default=0.20, ge=0, le=10)
-    change_window_hours: float = Field(default=6.0, gt=0)
-    policy: Policy = "clamp"
-    platform_min_budget_minor: int = Field(default=100, ge=0, description="Meta's minimum daily budget")
 
     dither: bool = False
     dither_fraction: float = Field(default=0.03, ge=0, le=0.5)

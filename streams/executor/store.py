@@ -1,33 +1,33 @@
-"""The executor's tables: the audit trail the guardrails read, budgets, limits (asyncpg).
+"""The executor's tables: the audit trail the guardrails read, and the budgets it knows (asyncpg).
 
 ``ad_change_history`` is both the audit record and the guardrails' state: the history a check
 needs is a range query on it, so whoever owns a campaign's partition after a rebalance sees
 exactly what the previous owner wrote - there is no other copy to rebuild or to go stale.
 All times stored here are the executor clock's (event time), never the database's ``now()``.
+Functions that run one statement outside any transaction also take the pool (asyncpg borrows a
+connection for that statement); those that take part in a transaction take a connection.
+Writes return the row as written (``RETURNING``), so no caller reads it back.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from fractions import Fraction
-from typing import Any, TypeAlias
+from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from schemas.events import BudgetChangeRequested, BudgetChangeSettled, GuardrailResult
-from streams.executor.guardrails import HOUR, Limits, PastChange
-from streams.executor.settings import ExecutorSettings
+from streams.core.db import Conn
+from streams.executor.guardrails import HOUR, PastChange
 
-Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.Pool[Any] | PoolConnectionProxy[Any]"
 FINAL = ("completed", "clamped", "blocked", "superseded", "failed", "dry_run")
 
 
-async def get_change(conn: Conn, change_id: str) -> asyncpg.Record | None:
+async def get_change(conn: Conn | asyncpg.Pool[Any], change_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM ad_change_history WHERE change_id = $1", change_id)
 
 
-async def newer_request_settled(conn: Conn, request: BudgetChangeRequested) -> str | None:
+async def newer_request_settled(conn: Conn | asyncpg.Pool[Any], request: BudgetChangeRequested) -> str | None:
     """A change for the same entity requested later than this one and already acted on."""
     value = await conn.fetchval(
         "SELECT change_id FROM ad_change_history WHERE tenant_id = $1 AND entity_id = $2 AND requested_at > $3 "
@@ -35,30 +35,6 @@ async def newer_request_settled(conn: Conn, request: BudgetChangeRequested) -> s
         request.tenant_id, request.entity_id, request.occurred_at,
     )
     return str(value) if value is not None else None
-
-
-async def load_limits(conn: Conn, tenant_id: str, entity_id: str, defaults: ExecutorSettings) -> Limits:
-    tenant = await conn.fetchrow("SELECT * FROM executor_tenant_limits WHERE tenant_id = $1", tenant_id)
-    entity = await conn.fetchrow(
-        "SELECT floor_minor, cap_minor FROM executor_entity_limits WHERE tenant_id = $1 AND entity_id = $2",
-        tenant_id, entity_id,
-    )
-
-    def pick(column: str, default: Any) -> Any:
-        value = tenant[column] if tenant is not None else None
-        return default if value is None else value
-
-    return Limits(
-        max_changes_per_entity_hour=int(pick("max_changes_per_entity_hour", defaults.max_changes_per_entity_hour)),
-        max_actions_per_campaign_hour=int(pick("max_actions_per_campaign_hour",
-                                               defaults.max_actions_per_campaign_hour)),
-        max_change_fraction=Fraction(str(pick("max_change_fraction", defaults.max_change_fraction))),
-        change_window=timedelta(hours=defaults.change_window_hours),
-        policy=pick("policy", defaults.policy),
-        platform_min_budget_minor=int(pick("platform_min_budget_minor", defaults.platform_min_budget_minor)),
-        floor_minor=entity["floor_minor"] if entity is not None else None,
-        cap_minor=entity["cap_minor"] if entity is not None else None,
-    )
 
 
 async def load_history(conn: Conn, tenant_id: str, campaign_id: str, now: datetime, window: timedelta,
@@ -81,7 +57,8 @@ async def load_history(conn: Conn, tenant_id: str, campaign_id: str, now: dateti
     ]
 
 
-async def current_budget(conn: Conn, tenant_id: str, entity_id: str, *, dry_run: bool) -> tuple[int, str] | None:
+async def current_budget(conn: Conn | asyncpg.Pool[Any], tenant_id: str, entity_id: str, *,
+                         dry_run: bool) -> tuple[int, str] | None:
     """The last budget the executor set or read; a live executor ignores dry-run values."""
     row = await conn.fetchrow(
         "SELECT daily_budget_minor, currency, source FROM entity_budgets WHERE tenant_id = $1 AND entity_id = $2",
@@ -108,9 +85,10 @@ def guardrails_json(checks: tuple[GuardrailResult, ...] | list[GuardrailResult])
     return [c.model_dump(mode="json") for c in checks]
 
 
-async def insert_change(conn: Conn, request: BudgetChangeRequested, *, status: str, dry_run: bool,
-                        decided_at: datetime, received_at: datetime | None, **fields: Any) -> bool:
-    """Insert the change's row; False when it exists already (someone else owns it)."""
+async def insert_change(conn: Conn | asyncpg.Pool[Any], request: BudgetChangeRequested, *, status: str,
+                        dry_run: bool, decided_at: datetime, received_at: datetime | None,
+                        **fields: Any) -> asyncpg.Record | None:
+    """Insert the change's row and return it; None when it exists already (someone else owns it)."""
     values: dict[str, Any] = {
         "change_id": request.change_id, "event_id": request.event_id, "tenant_id": request.tenant_id,
         "group_id": request.group_id, "campaign_id": request.campaign_id, "entity_id": request.entity_id,
@@ -122,24 +100,24 @@ async def insert_change(conn: Conn, request: BudgetChangeRequested, *, status: s
     }
     columns = ", ".join(values)
     params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    inserted = await conn.fetchval(
+    return await conn.fetchrow(
         f"INSERT INTO ad_change_history ({columns}) VALUES ({params}) ON CONFLICT (change_id) DO NOTHING "
-        "RETURNING true",
+        "RETURNING *",
         *values.values(),
     )
-    return bool(inserted)
 
 
-async def settle_change(conn: Conn, change_id: str, **fields: Any) -> None:
-    """Move an ``executing`` row to its final outcome (only once: the WHERE keeps it so)."""
+async def settle_change(conn: Conn, change_id: str, **fields: Any) -> asyncpg.Record | None:
+    """Move an ``executing`` row to its final outcome and return it (only once: the WHERE keeps it so);
+    None when it was no longer executing (someone else settled it)."""
     sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(fields, start=2))
-    await conn.execute(
-        f"UPDATE ad_change_history SET {sets} WHERE change_id = $1 AND status = 'executing'",
+    return await conn.fetchrow(
+        f"UPDATE ad_change_history SET {sets} WHERE change_id = $1 AND status = 'executing' RETURNING *",
         change_id, *fields.values(),
     )
 
 
-async def executing_changes(conn: Conn) -> list[asyncpg.Record]:
+async def executing_changes(conn: Conn | asyncpg.Pool[Any]) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM ad_change_history WHERE status = 'executing' ORDER BY decided_at")
 
 

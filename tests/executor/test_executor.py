@@ -11,6 +11,7 @@ import pytest
 from schemas import BudgetChangeSettled
 from streams.core.clock import ManualClock
 from streams.core.controls.killswitch import pause
+from streams.core.controls.limit_overrides import save_override
 from streams.core.db import create_pool
 from streams.core.settings import Settings
 from streams.executor.executor import Executor
@@ -55,7 +56,7 @@ async def test_sixteenth_action_in_a_campaign_within_the_hour_is_blocked(
 async def test_campaign_limit_comes_from_the_tenant_row(
     live_executor: Executor, meta_state: MetaState, db_pool: asyncpg.Pool[Any]
 ) -> None:
-    await db_pool.execute("INSERT INTO executor_tenant_limits (tenant_id, max_actions_per_campaign_hour) "
+    await db_pool.execute("INSERT INTO guardrail_overrides (tenant_id, max_actions_per_campaign_hour) "
                           "VALUES ($1, 2)", TENANT)
     world(meta_state, {f"as{i}": 10_000 for i in range(3)})
     outcomes = [(await live_executor.execute(request(f"as{i}", 10_500))).outcome for i in range(3)]
@@ -80,10 +81,29 @@ async def test_change_beyond_twenty_percent_in_six_hours_is_clamped_then_blocked
     ]
 
 
+async def test_a_campaign_with_a_24_hour_window_blocks_what_the_6_hour_default_allows(
+    live_executor: Executor, meta_state: MetaState, clock: ManualClock, db_pool: asyncpg.Pool[Any]
+) -> None:
+    """The velocity window is overridable per campaign; its neighbour keeps the settings' 6 h."""
+    async with db_pool.acquire() as conn:
+        await save_override(conn, TENANT, "slow", {"change_window_hours": 24}, actor="ops@acme")
+    world(meta_state, {"as1": 10_000, "as2": 10_000})
+    for entity, campaign in (("as1", "slow"), ("as2", "c1")):
+        first = await live_executor.execute(request(entity, 12_000, campaign=campaign))
+        assert first.outcome == "completed"
+    clock.advance(7 * 3600)  # past 6 h, within 24 h: the first +20% still counts for "slow"
+    slow = await live_executor.execute(request("as1", 14_400, campaign="slow"))
+    default = await live_executor.execute(request("as2", 14_400, campaign="c1"))
+    assert slow.outcome == "blocked"
+    assert [g.name for g in slow.guardrails if not g.passed] == ["cumulative_change"]
+    assert (default.outcome, default.applied_budget_minor) == ("completed", 14_400)
+    assert (meta_state.budget_of("as1"), meta_state.budget_of("as2")) == (12_000, 14_400)
+
+
 async def test_block_policy_refuses_the_change_at_one_unit_over(
     live_executor: Executor, meta_state: MetaState, db_pool: asyncpg.Pool[Any]
 ) -> None:
-    await db_pool.execute("INSERT INTO executor_tenant_limits (tenant_id, policy) VALUES ($1, 'block')", TENANT)
+    await db_pool.execute("INSERT INTO guardrail_overrides (tenant_id, policy) VALUES ($1, 'block')", TENANT)
     world(meta_state, {"as1": 10_000, "as2": 10_000})
     assert (await live_executor.execute(request("as1", 12_001))).outcome == "blocked"
     assert (await live_executor.execute(request("as2", 12_000))).outcome == "completed"
@@ -95,7 +115,7 @@ async def test_floor_cap_and_platform_minimum_bound_the_applied_budget(
 ) -> None:
     await db_pool.execute("INSERT INTO executor_entity_limits (tenant_id, entity_id, floor_minor, cap_minor) "
                           "VALUES ($1, 'as1', 9500, 10500)", TENANT)
-    await db_pool.execute("INSERT INTO executor_tenant_limits (tenant_id, max_change_fraction) VALUES ($1, 5)",
+    await db_pool.execute("INSERT INTO guardrail_overrides (tenant_id, max_change_fraction) VALUES ($1, 5)",
                           TENANT)
     world(meta_state, {"as1": 10_000, "as2": 110})
     capped = await live_executor.execute(request("as1", 10_501))

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 from schemas.events import GuardrailResult
-from streams.executor.guardrails import Limits, PastChange, Proposal, dither, evaluate, window_start_budget
+from streams.core.controls.limits import Limits
+from streams.executor.guardrails import PastChange, Proposal, dither, evaluate, window_start_budget
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 

@@ -86,9 +86,9 @@ async def test_no_guardrail_is_ever_exceeded_and_no_change_applied_twice(
     script: list[tuple[str, Any, int]], block: bool, dithered: bool,
     db_pool: asyncpg.Pool[Any], _meta_server: tuple[BackgroundServer, dict[str, MetaState]],
 ) -> None:
-    await db_pool.execute("TRUNCATE ad_change_history, entity_budgets, executor_tenant_limits")
+    await db_pool.execute("TRUNCATE ad_change_history, entity_budgets, guardrail_overrides")
     await db_pool.execute(
-        "INSERT INTO executor_tenant_limits (tenant_id, max_actions_per_campaign_hour, policy) VALUES ($1, $2, $3)",
+        "INSERT INTO guardrail_overrides (tenant_id, max_actions_per_campaign_hour, policy) VALUES ($1, $2, $3)",
         TENANT, CAMPAIGN_LIMIT, "block" if block else "clamp",
     )
     server, holder = _meta_server

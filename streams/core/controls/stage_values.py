@@ -9,10 +9,11 @@ leave a row in ``operator_audit`` in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import cast
 
 from schemas.money import Money
 from schemas.pipeline import STAGES, VALUED_STAGES, Canonical, StageValues, ValuedStage
+from streams.core.controls.audit import record_operator_action
 from streams.core.db import Conn
 
 
@@ -64,7 +65,8 @@ async def set_stage_values(
                 tenant_id, stage, minor, actor,
             )
         if actor is not None:
-            await _audit(conn, tenant_id, actor, "stage_values.set", {**checked, "currency": currency})
+            await record_operator_action(conn, tenant_id, actor, "stage_values.set", tenant_id,
+                                         {**checked, "currency": currency})
     return await get_stage_values(conn, tenant_id, default_currency)
 
 
@@ -88,14 +90,8 @@ async def set_stage_mapping(conn: Conn, tenant_id: str, crm_stage_id: str, stage
             tenant_id, crm_stage_id, stage,
         )
         if actor is not None:
-            await _audit(conn, tenant_id, actor, "stage_mapping.set", {"crm_stage_id": crm_stage_id, "stage": stage})
-
-
-async def _audit(conn: Conn, tenant_id: str, actor: str, action: str, details: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO operator_audit (tenant_id, actor, action, target, details) VALUES ($1, $2, $3, $4, $5)",
-        tenant_id, actor, action, tenant_id, details,
-    )
+            await record_operator_action(conn, tenant_id, actor, "stage_mapping.set", tenant_id,
+                                         {"crm_stage_id": crm_stage_id, "stage": stage})
 
 
 __all__ = [

@@ -7,11 +7,15 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.lab.backtest.records import ReplayRecord, TimeRange
+
+if TYPE_CHECKING:
+    from streams.core.controls.limits import LimitsBook
 
 
 def _moment(text: str) -> datetime:
@@ -52,9 +56,30 @@ def _records(args: argparse.Namespace) -> AsyncIterator[ReplayRecord] | Iterable
                       grace_ms=int(args.grace_seconds * 1000), progress=Progress(enabled=not args.no_progress))
 
 
+async def _limits_book(args: argparse.Namespace) -> LimitsBook:
+    """The guardrail limits to replay under: PostgreSQL's overrides (what production applies) or the settings'.
+
+    ``auto`` reads PostgreSQL when ``DATABASE_URL`` is set, so a backtest of a tenant with tuned limits
+    reports the interventions production would make; ``settings`` ignores every override.
+    """
+    from streams.core.controls.limits import LimitsBook, guardrail_settings
+    from streams.core.db import connect
+    from streams.core.settings import load_settings
+
+    defaults = guardrail_settings()
+    settings = load_settings()
+    if args.limits_from == "settings" or (args.limits_from == "auto" and not settings.database_url):
+        return LimitsBook(defaults)
+    conn = await connect(settings)  # --limits-from postgresql without DATABASE_URL fails here, naming it
+    try:
+        return await LimitsBook.load(conn, defaults, tenants=[args.tenant] if args.tenant else None)
+    finally:
+        await conn.close()
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from streams.lab.backtest.report import agreement, warnings
-    from streams.lab.backtest.run import BacktestOptions, run_backtest
+    from streams.lab.backtest.report import agreement, limits_used, warnings
+    from streams.lab.backtest.run import Backtest, BacktestOptions, run_backtest
 
     options = BacktestOptions(
         policies=args.policy or ["thompson"], seed=args.seed, units=args.units, clip=args.clip, n_boot=args.bootstrap,
@@ -62,7 +87,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         meta={"from": args.start.isoformat(), "to": args.end.isoformat(), "tenant": args.tenant,
               "source": args.from_file or "kafka", "seed": args.seed, "clip": args.clip},
     )
-    backtest = asyncio.run(run_backtest(_records(args), options))
+
+    async def run() -> Backtest:
+        return await run_backtest(_records(args), replace(options, limits=await _limits_book(args)))
+
+    backtest = asyncio.run(run())
     if args.report:
         backtest.write_report(Path(args.report))
         print(f"report written to {args.report}", file=sys.stderr)
@@ -74,6 +103,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(f"identical to the logged decisions: {agreement(meta)}")
+        print(f"guardrail limits: {limits_used(backtest.data['guardrail_limits'])}")
         for policy in backtest.data["policies"]:
             for e in policy["estimates"]:
                 print(f"{policy['policy']:<16} {e['estimator']:<6} {e['value']:8.3f} "
@@ -107,6 +137,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--bootstrap", type=int, default=300, help="bootstrap resamples for the intervals")
     p.add_argument("--horizon-hours", type=float, default=24.0,
                    help="evaluation window of a group's last decision (others end at the next decision)")
+    p.add_argument("--limits-from", choices=("auto", "postgresql", "settings"), default="auto",
+                   help="guardrail limits: 'postgresql' = ROASLOOP_EXECUTOR_* settings plus every tenant, campaign "
+                        "and entity override stored there now (what the executor applies), 'settings' = the "
+                        "settings alone, 'auto' (default) = postgresql when DATABASE_URL is set")
     p.set_defaults(func=_cmd_replay)
 
     e = subparsers.add_parser("export", help="write a time range of spend/revenue/decisions as JSONL")

@@ -4,7 +4,9 @@ Facts (spend, revenue) are shared by all policies: a backtest asks what a policy
 decided* given what was observed, not how the market would have answered it (that needs a
 simulator: ``roasloop simulate``). At each ``AllocationDecided`` the replay clock stands at the
 decision's event time, each policy chooses from the sampler state as it was then, and its requested
-budgets pass the executor's guardrails against that policy's own audit trail.
+budgets pass the executor's guardrails against that policy's own audit trail, under the limits a
+:class:`~streams.core.controls.limits.LimitsBook` holds (the settings alone, or every override
+loaded from PostgreSQL: the limits production applies).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 
 from schemas.events import AllocationDecided, RevenueRecognized, SpendReported
 from streams.core.clock import EventClock
+from streams.core.controls.limits import LimitsBook
 from streams.lab.backtest.facts import GroupKey, Ledger
 from streams.lab.backtest.guardrails import GuardedBudgets, Intervention
 from streams.lab.backtest.policies import Choice, ReplayPolicy
@@ -67,6 +70,8 @@ class ReplayResult:
     events: int
     first_at: datetime | None
     last_at: datetime | None
+    limits: LimitsBook
+    """The guardrail limits every policy's budgets passed."""
     incomplete_evidence: int = 0
     """Decisions replayed before every fact they logged as seen had arrived (a range that starts
     mid-stream, or records lost): their policies saw less than the live sampler did."""
@@ -108,10 +113,15 @@ class Replay:
     the marks wait for the next decision. A decision without evidence (older logs) sees every fact
     of its group that came before it in the stream. Decisions are taken in stream order, and one
     waits at most ``MAX_WAITING_MS`` of record time (then it is counted in ``incomplete``).
+
+    ``limits`` are the guardrail limits; without a book, the settings' defaults
+    (``ROASLOOP_EXECUTOR_*``) with no override.
     """
 
-    def __init__(self, policies: Sequence[ReplayPolicy], sampler: SamplerSettings | None = None) -> None:
-        self.runs = [PolicyRun(p.name) for p in policies]
+    def __init__(self, policies: Sequence[ReplayPolicy], sampler: SamplerSettings | None = None,
+                 limits: LimitsBook | None = None) -> None:
+        self.limits = limits if limits is not None else LimitsBook()
+        self.runs = [PolicyRun(p.name, guard=GuardedBudgets(self.limits)) for p in policies]
         self.policies = list(policies)
         self.sampler = sampler or load_sampler_settings()
         self.model = self.sampler.model()
@@ -166,7 +176,8 @@ class Replay:
         while self.waiting:
             self._decide(self.waiting.popleft()[1])
         return ReplayResult(self.logged, self.runs, self.ledger, self.events, self.first_at,
-                            self.clock.now() if self.first_at else None, self.incomplete, self.other_settings)
+                            self.clock.now() if self.first_at else None, self.limits, self.incomplete,
+                            self.other_settings)
 
     def _entity_of(self, event: RevenueRecognized) -> str:
         level = self.levels.get((event.tenant_id, event.group_id), "adset")
@@ -228,16 +239,16 @@ class Replay:
 
 
 async def replay_async(records: AsyncIterable[ReplayRecord], policies: Sequence[ReplayPolicy],
-                       sampler: SamplerSettings | None = None) -> ReplayResult:
-    run = Replay(policies, sampler)
+                       sampler: SamplerSettings | None = None, limits: LimitsBook | None = None) -> ReplayResult:
+    run = Replay(policies, sampler, limits)
     async for record in records:
         run.feed(record)
     return run.finish()
 
 
 def replay_records(records: Iterable[ReplayRecord], policies: Sequence[ReplayPolicy],
-                   sampler: SamplerSettings | None = None) -> ReplayResult:
-    run = Replay(policies, sampler)
+                   sampler: SamplerSettings | None = None, limits: LimitsBook | None = None) -> ReplayResult:
+    run = Replay(policies, sampler, limits)
     for record in records:
         run.feed(record)
     return run.finish()

@@ -2,16 +2,19 @@
 
 Each policy keeps its own audit trail (the changes *it* would have made) and its own current
 budgets, and every requested budget goes through :func:`streams.executor.guardrails.evaluate` -
-the executor's pure function - with the replay clock's ``now``. Clamps and blocks are the
-interventions the report lists.
+the executor's pure function - with the replay clock's ``now`` and the limits the executor would
+apply to that entity: :meth:`LimitsBook.limits_for <streams.core.controls.limits.LimitsBook.limits_for>`,
+the settings with the tenant's, the campaign's and the entity's overrides. Clamps and blocks are
+the interventions the report lists.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from streams.executor.guardrails import Limits, PastChange, Proposal, evaluate
+from streams.core.controls.limits import LimitsBook
+from streams.executor.guardrails import HOUR, PastChange, Proposal, evaluate
 
 
 @dataclass(frozen=True)
@@ -35,10 +38,13 @@ class Intervention:
 class GuardedBudgets:
     """One policy's budgets as the executor would have left them."""
 
-    limits: Limits = field(default_factory=Limits)
+    book: LimitsBook = field(default_factory=LimitsBook)
     current: dict[tuple[str, str], int] = field(default_factory=dict)
     history: list[PastChange] = field(default_factory=list)
     interventions: list[Intervention] = field(default_factory=list)
+    kept: timedelta = HOUR
+    """How much history is kept: the longest change window met so far (at least the hour the
+    hourly counts need), since entities under other overrides share the trail."""
 
     def apply(self, *, tenant: str, group_id: str, campaign_id: str, currency: str, now: datetime,
               targets: dict[str, int], initial: dict[str, int | None], paused: bool) -> dict[str, int]:
@@ -47,8 +53,10 @@ class GuardedBudgets:
         for entity, target in targets.items():
             key = (tenant, entity)
             current = self.current.get(key, initial.get(entity))
+            limits = self.book.limits_for(tenant, campaign_id, entity)
+            self.kept = max(self.kept, limits.change_window)
             decision = evaluate(Proposal(entity, campaign_id, currency, target, current), self.history,
-                                self.limits, now, paused=paused)
+                                limits, now, paused=paused)
             if decision.action == "apply" and decision.target_minor is not None:
                 self.history.append(PastChange(entity, campaign_id, now, current, decision.target_minor))
                 self.current[key] = decision.target_minor
@@ -60,6 +68,6 @@ class GuardedBudgets:
                     "blocked" if decision.action == "blocked" else "clamped",
                     tuple(c.name for c in decision.failed), decision.reason))
             applied[entity] = self.current.get(key, 0)
-        cutoff = now - self.limits.change_window
+        cutoff = now - self.kept
         self.history = [c for c in self.history if c.at > cutoff]
         return applied

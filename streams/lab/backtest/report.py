@@ -47,6 +47,7 @@ def summary(result: ReplayResult, estimates: list[PolicyEstimate], *, horizon: t
             **{name: [[t.isoformat(), v] for t, v in zip(starts, itertools.accumulate(steps), strict=True)]
                for name, steps in per_window.items()},
         },
+        "guardrail_limits": result.limits.describe(),
         "guardrail_interventions": {run.name: [i.as_dict() for i in run.interventions] for run in result.runs},
     }
 
@@ -101,6 +102,26 @@ def warnings(meta: dict[str, Any]) -> list[str]:
     return out
 
 
+def limits_used(limits: dict[str, Any]) -> str:
+    """``settings defaults (window 6.0 h, ...) and 2 overrides, 1 entity bound from PostgreSQL``."""
+    d = limits["defaults"]
+    text = (f"settings defaults (change window {d['change_window_hours']} h, change fraction "
+            f"{d['max_change_fraction']}, policy {d['policy']}, {d['max_changes_per_entity_hour']} changes per entity "
+            f"and {d['max_actions_per_campaign_hour']} per campaign an hour, platform minimum "
+            f"{d['platform_min_budget_minor']})")
+    if limits["source"] == "settings":
+        return text + "; no tenant, campaign or entity override"
+    return (text + f" and {len(limits['overrides'])} tenant/campaign override(s), {len(limits['entity_bounds'])} "
+            "entity floor/cap(s) from PostgreSQL, as they are now (overrides keep no history)")
+
+
+def _overrides_table(limits: dict[str, Any]) -> str:
+    rows = [[o["tenant_id"], o["campaign_id"] or "(tenant-wide)",
+             ", ".join(f"{k} {v}" for k, v in o.items() if k not in ("tenant_id", "campaign_id"))]
+            for o in limits["overrides"]]
+    return _table(rows, ["tenant", "campaign", "overrides"]) if rows else ""
+
+
 def _evidence_warning(meta: dict[str, Any]) -> str:
     return "".join(f'<p class="warning">{html.escape(w)}.</p>' for w in warnings(meta))
 
@@ -145,6 +166,8 @@ Value = expected pipeline ROAS per unit of budget; revenue = value x spend.</p>
 shares of each entity's observed ROAS (direct estimate).</p>
 {cumulative(curve_lines, "cumulative pipeline revenue", currency or "")}</section>
 <section id="guardrails"><h2>Guardrail interventions the policy would have triggered</h2>
+<p>Limits: {html.escape(limits_used(data["guardrail_limits"]))}.</p>
+{_overrides_table(data["guardrail_limits"])}
 <p>{html.escape(counts)}</p>
 {_table(guard_rows, ["policy", "at", "group", "entity", "requested", "applied", "outcome", "rules"])}</section>
 </body></html>

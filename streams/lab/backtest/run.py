@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from streams.core.controls.limits import LimitsBook
 from streams.lab.backtest.engine import ReplayResult, replay_async
 from streams.lab.backtest.evaluate import PolicyEstimate, evaluate
 from streams.lab.backtest.policies import LOGGED, policy_by_name
@@ -27,6 +28,8 @@ class BacktestOptions:
     n_boot: int = 300
     horizon: timedelta = timedelta(days=1)
     meta: dict[str, Any] = field(default_factory=dict)
+    limits: LimitsBook | None = None
+    """The guardrail limits; ``None``: the settings' defaults alone (``ROASLOOP_EXECUTOR_*``)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ async def run_backtest(records: AsyncIterator[ReplayRecord] | Iterable[ReplayRec
     names = [LOGGED, *(p for p in options.policies if p != LOGGED)]
     policies = [policy_by_name(n) for n in names]
     source = records if isinstance(records, AsyncIterator) else _iterate(records)
-    result = await replay_async(source, policies)
+    result = await replay_async(source, policies, limits=options.limits)
     estimates = evaluate(result, units=options.units, seed=options.seed, clip=options.clip, n_boot=options.n_boot,
                          horizon=options.horizon)
     data = summary(result, estimates, horizon=options.horizon, meta=options.meta)

@@ -4,7 +4,8 @@ Simulation must value stage changes the way the revenue stage does and limit bud
 way the executor does, or thompson and the oracle would be compared in a world the live system
 never sees. Both are the other stages' own pure functions: the revenue stage's
 :func:`streams.revenue.valuation.apply` (attribution is the market's truth, so confidence 1) and
-the executor's ``guardrails.evaluate``. This module only keeps the per-deal state between calls.
+the executor's ``guardrails.evaluate`` under the limits ``effective_limits`` builds from the
+executor's settings. This module only keeps the per-deal state between calls.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas.pipeline import StageValues, canonical_stage
-from streams.executor.guardrails import Limits, Proposal, evaluate
+from streams.core.controls.limits import GuardrailSettings, Override, effective_limits
+from streams.executor.guardrails import Proposal, evaluate
 from streams.revenue.valuation import DealState, apply
 
 
@@ -39,9 +41,16 @@ class DealLedger:
 
 
 def guarded_budget(entity_id: str, campaign_id: str, currency: str, target: int, current: int,
-                   min_budget_minor: int, now: datetime) -> int:
-    """The budget the executor would apply for ``target`` (one change a day: a fresh 6-hour window)."""
-    limits = Limits(platform_min_budget_minor=min_budget_minor)
+                   min_budget_minor: int, now: datetime, *, settings: GuardrailSettings) -> int:
+    """The budget the executor would apply for ``target`` under ``settings`` (``ROASLOOP_EXECUTOR_*``).
+
+    The market knows each ad set's own minimum budget, which stands in for the platform minimum.
+    A scenario has no tenant or campaign overrides. The simulator moves each budget once a day at
+    the day's start with an empty history: the limits on one change (the fraction, the policy, the
+    minimum) apply; the hourly counts and a change window longer than a day, which only earlier
+    changes could fill, do not.
+    """
+    limits = effective_limits(settings, Override(platform_min_budget_minor=min_budget_minor))
     decision = evaluate(Proposal(entity_id, campaign_id, currency, target, current), [], limits, now, paused=False)
     if decision.action == "apply" and decision.target_minor is not None:
         return decision.target_minor

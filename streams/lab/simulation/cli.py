@@ -11,7 +11,9 @@ from streams.lab.policies import POLICY_NAMES
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "simulate", help="run an allocation policy against a simulated market (offline, no broker)"
+        "simulate", help="run an allocation policy against a simulated market (offline, no broker)",
+        description="Budgets move under the executor's guardrail settings (ROASLOOP_EXECUTOR_*, e.g. "
+                    "ROASLOOP_EXECUTOR_MAX_CHANGE_FRACTION) and the sampler's (ROASLOOP_SAMPLER_*).",
     )
     parser.add_argument("--scenario", required=True, help="scenario JSON file, or a bundled scenario name")
     parser.add_argument("--policy", required=True, choices=POLICY_NAMES)

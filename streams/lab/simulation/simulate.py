@@ -2,10 +2,10 @@
 
 Each simulated day: every group's policy splits the group total over the ad sets that reported
 spend (through the same :class:`~streams.sampler.state.GroupState` the live stage keeps, the
-same hysteresis, and the executor's guardrails - at one change a day the 20%-per-6-hours rule
-caps each day's move at 20%), the market runs the day, and its outcome is fed back as the live
-system would see it: spend snapshots with platform results, and stage changes valued into signed
-revenue credits on the cohort of their click.
+same hysteresis, and the executor's guardrails under its settings, ``ROASLOOP_EXECUTOR_*`` - at
+one change a day the default 20%-per-6-hours rule caps each day's move at 20%), the market runs
+the day, and its outcome is fed back as the live system would see it: spend snapshots with
+platform results, and stage changes valued into signed revenue credits on the cohort of their click.
 
 After the last day the market runs on at zero budget until the deals in flight have settled, so
 ``pipeline_revenue_minor`` is all the pipeline value the horizon's spend earned, not only what
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from schemas.pipeline import StageValues
+from streams.core.controls.limits import GuardrailSettings, guardrail_settings
 from streams.lab.policies import Oracle, make_policy
 from streams.lab.sandbox.market import Market
 from streams.lab.sandbox.market_scenario import Scenario
@@ -88,9 +89,12 @@ def _feed(outcome: DayOutcome, states: dict[str, GroupState], credit: DealLedger
 
 def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: int | None = None,
         model: ModelConfig | None = None, drain_days: int = DRAIN_DAYS, prior_source: PriorSource | None = None,
-        features: FeaturesFn | None = None, keep_states: dict[str, GroupState] | None = None) -> RunResult:
+        features: FeaturesFn | None = None, keep_states: dict[str, GroupState] | None = None,
+        guardrails: GuardrailSettings | None = None) -> RunResult:
     """One policy over the horizon, then the drain. ``prior_source`` (with ``features`` describing
-    each entity from what the group state has seen) feeds the cold-start prior, as live."""
+    each entity from what the group state has seen) feeds the cold-start prior, as live.
+    ``guardrails`` default to the executor's settings (``ROASLOOP_EXECUTOR_*``), as live."""
+    limits = guardrails if guardrails is not None else guardrail_settings()
     market = Market.from_scenario(scenario, seed)
     horizon = days or market.scenario.days
     oracle = _oracle_for(market)
@@ -124,7 +128,8 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
             targets = apply_hysteresis(allocation.budgets, current, HYSTERESIS)
             applied = {}
             for e, target, cur in zip(ids, targets.tolist(), current.tolist(), strict=True):
-                applied[e] = guarded_budget(e, group.group_id, ents.currency, int(target), int(cur), min_budget[e], now)
+                applied[e] = guarded_budget(e, group.group_id, ents.currency, int(target), int(cur), min_budget[e], now,
+                                            settings=limits)
                 market.set_budget(e, applied[e])
             result.allocations.append({
                 "day": day, "group_id": group.group_id, "budgets": applied,
@@ -149,11 +154,12 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
 
 
 def simulate(scenario: str | Path, policy_name: str, seed: int = 0, days: int | None = None,
-             model: ModelConfig | None = None) -> dict[str, Any]:
+             model: ModelConfig | None = None, guardrails: GuardrailSettings | None = None) -> dict[str, Any]:
     """One policy run plus the oracle's on the same seed, as the JSON object the CLI prints."""
     loaded = Scenario.load(scenario)
-    mine = run(loaded, policy_name, seed, days, model)
-    best = mine if policy_name == "oracle" else run(loaded, "oracle", seed, days, model)
+    limits = guardrails if guardrails is not None else guardrail_settings()
+    mine = run(loaded, policy_name, seed, days, model, guardrails=limits)
+    best = mine if policy_name == "oracle" else run(loaded, "oracle", seed, days, model, guardrails=limits)
     roas = mine.pipeline_revenue_minor / mine.spend_minor if mine.spend_minor else 0.0
     return {
         "policy": mine.policy,

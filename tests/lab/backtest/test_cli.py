@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from streams.cli import main
 from streams.core.settings import Settings
 from streams.lab.backtest.cli import register
 from tests.helpers import raw_producer
@@ -60,3 +62,31 @@ def test_a_time_without_zone_is_refused(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         _run(["replay", "--from", "2026-03-01T00:00:00", "--to", "2026-03-02T00:00:00Z"])
     assert "no time zone" in capsys.readouterr().err
+
+
+def test_replay_follows_a_campaign_window_set_with_the_executor_command(
+    published: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The newcomer's path: one command sets the window, the next backtest reports what it changes."""
+    export = tmp_path / "range.jsonl"
+    assert _run(["export", *RANGE, "--out", str(export)]) == 0
+    replay = ["replay", *RANGE, "--from-file", str(export), "--policy", "greedy", "--json", "--bootstrap", "20"]
+    monkeypatch.setenv("DATABASE_URL", published.database_url or "")
+    monkeypatch.setenv("ROASLOOP_DATABASE_SCHEMA", published.database_schema)
+    window = ["--campaign", "g1", "--change-window-hours", "24"]
+    assert main(["executor", "limits", "set", "--tenant", "acme", *window]) == 0
+    capsys.readouterr()
+
+    assert _run([*replay, "--limits-from", "settings"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert _run(replay) == 0  # auto: DATABASE_URL is set, so the stored overrides apply
+    tuned = json.loads(capsys.readouterr().out)
+
+    assert plain["guardrail_limits"]["source"] == "settings"
+    assert tuned["guardrail_limits"]["overrides"] == [{"tenant_id": "acme", "campaign_id": "g1",
+                                                       "change_window_hours": 24.0}]
+    assert _blocked(tuned) > _blocked(plain)  # decisions 12 h apart: only a 24 h window holds two moves
+
+
+def _blocked(data: dict[str, Any]) -> int:
+    return sum(i["outcome"] == "blocked" for i in data["guardrail_interventions"]["greedy"])
