@@ -1,38 +1,37 @@
-"""The operator API under ``/v1``: read what automation did, steer it, stop it.
+"""The operator API under ``/v1``: the route table, and the steering routes that publish or switch.
 
-Every route verifies a Firebase ID token (:mod:`streams.integrations.firebase`) and a role: VIEWER reads,
-EDITOR requests budget changes and edits stage values, ADMIN pauses and resumes automation.
-Every write is recorded in ``operator_audit`` with the token's ``sub`` in the same transaction
-as the write; a manual budget change is *published* (not applied): it goes through the
-executor's guardrails like any other request, and its audit row commits only if the broker acked.
+Every route is guarded by :func:`streams.console.endpoint.endpoint` (token, CSRF, role, errors).
+Every write is recorded in ``operator_audit`` with the caller's ``sub`` in the same transaction as
+the write; a manual budget change is *published* (not applied): it goes through the executor's
+guardrails like any other request, and its audit row commits only if the broker acked.
+
+Route groups live in their own modules (reads, settings, approvals, ...) and are listed here once,
+so this table is the whole API at a glance.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from schemas.codec import describe
 from schemas.envelope import EntityId
 from schemas.events import BudgetChangeRequested, EntityLevel
 from schemas.money import CurrencyCode, Money
-from schemas.pipeline import VALUED_STAGES, StageValues
-from streams.console import context
-from streams.console.reads import campaign_history
+from schemas.pipeline import VALUED_STAGES, StageValues, ValuedStage
+from streams.console import reads
+from streams.console.context import ContextOf
+from streams.console.endpoint import ApiError, Call, Endpoint, Handler, endpoint
 from streams.core.controls import killswitch, stage_values
 from streams.core.controls.audit import record_operator_action
-from streams.core.stage import Resources
-from streams.core.web import BodyTooLarge, PublishFailed, error, json_response, publish_or_raise, read_body
-from streams.integrations.firebase import AuthError, Forbidden, Principal, bearer
+from streams.core.web import json_response, publish_or_raise
 
-Handler = Callable[[Request, Principal], Awaitable[Response]]
+RouteSpec = tuple[str, str, str, Handler]
+"""(method, path, role, handler)."""
 
 
 class BudgetChangeIn(BaseModel):
@@ -54,133 +53,107 @@ class PauseIn(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-def stage_values_body(tenant_id: str, values: StageValues) -> dict[str, Any]:
+class StageValuesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage_values: dict[ValuedStage, NonNegativeInt] = Field(min_length=1,
+                                                            description="Stage -> value in minor units")
+
+
+def stage_values_body(tenant_id: str, values: StageValues) -> dict[str, object]:
     return {"tenant_id": tenant_id, "currency": values.currency,
             "stage_values": {stage: values.of(stage) for stage in VALUED_STAGES}}
 
 
-def guarded(context_of: context.ContextOf, role: str, route: str,
-            handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        ctx = context_of()
-        if ctx.verifier is None:
-            return error(route, 503, "FIREBASE_PROJECT_ID is not configured")
-        try:
-            principal = await ctx.verifier.verify(bearer(request.headers.get("authorization")))
-            principal.require(role, request.path_params.get("tenant_id"))
-        except AuthError as exc:
-            return error(route, 401, str(exc), {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        except Forbidden as exc:
-            return error(route, 403, str(exc))
-        return await handler(request, principal)
+async def request_change(call: Call) -> Response:
+    res = call.context_of().res
+    change = await call.json(BudgetChangeIn)
+    tenant = call.tenant_id
+    async with res.pool.acquire() as conn, conn.transaction():
+        currency = change.currency or await conn.fetchval(
+            "SELECT currency FROM tenants WHERE tenant_id = $1", tenant) or res.settings.default_currency
+        change_id = change.change_id or f"op-{uuid.uuid4().hex}"
+        event = BudgetChangeRequested(
+            event_id=f"operator-{change_id}", tenant_id=tenant, occurred_at=res.clock.now(),
+            produced_at=res.clock.now(), change_id=change_id, group_id=change.group_id or change.campaign_id,
+            campaign_id=change.campaign_id, entity_id=change.entity_id, entity_level=change.entity_level,
+            requested_budget=Money(amount_minor=change.daily_budget_minor, currency=currency.strip()),
+            source="operator", requested_by=call.who.sub, reason=change.reason,
+        )
+        await record_operator_action(conn, tenant, call.who.sub, "budget_change_requested", change.entity_id,
+                                     change.model_dump() | {"change_id": change_id, "currency": currency.strip()})
+        # raising PublishFailed out of the transaction rolls the audit row back with it
+        await publish_or_raise(res.publisher, [event], call.context_of().config.publish_timeout_seconds)
+    return json_response("budget-changes", 202, {"change_id": change_id, "event_id": event.event_id})
 
-    return endpoint
+
+async def get_stage_values(call: Call) -> Response:
+    res = call.context_of().res
+    async with res.pool.acquire() as conn:
+        values = await stage_values.get_stage_values(conn, call.tenant_id, res.settings.default_currency)
+    return json_response("stage-values", 200, stage_values_body(call.tenant_id, values))
 
 
-async def _json_body(request: Request, limit: int) -> Any:
-    body = await read_body(request, limit)
-    return json.loads(body or b"{}")
+async def put_stage_values(call: Call) -> Response:
+    res = call.context_of().res
+    body = await call.json(StageValuesIn)
+    async with res.pool.acquire() as conn:
+        try:  # validates, writes and audits (with the actor) in one transaction
+            values: dict[str, int | Money] = {stage: value for stage, value in body.stage_values.items()}
+            updated = await stage_values.set_stage_values(conn, call.tenant_id, values, actor=call.who.sub,
+                                                          default_currency=res.settings.default_currency)
+        except ValueError as exc:
+            raise ApiError(400, str(exc), "stage_values") from None
+    return json_response("stage-values", 200, stage_values_body(call.tenant_id, updated))
 
 
-def operator_routes(res: Resources, context_of: context.ContextOf) -> list[Route]:
-    history_route = "/v1/tenants/{tenant_id}/campaigns/{campaign_id}/history"
-    changes_route = "/v1/tenants/{tenant_id}/budget-changes"
-    values_route = "/v1/tenants/{tenant_id}/stage-values"
+def kill_switch(paused: bool) -> Handler:
+    async def handle(call: Call) -> Response:
+        res = call.context_of().res
+        campaign = call.request.path_params.get("campaign_id")
+        reason = (await call.json(PauseIn, allow_empty=True)).reason
+        async with res.pool.acquire() as conn, conn.transaction():
+            if paused:
+                await killswitch.pause(conn, call.tenant_id, campaign, call.who.sub, reason)
+                changed = True
+            else:
+                changed = await killswitch.resume(conn, call.tenant_id, campaign)
+            await record_operator_action(conn, call.tenant_id, call.who.sub, "pause" if paused else "resume",
+                                         campaign or "", {"reason": reason, "changed": changed})
+        return json_response("kill-switch", 200, {"tenant_id": call.tenant_id, "campaign_id": campaign,
+                                                  "paused": paused, "changed": changed})
 
-    async def history(request: Request, _: Principal) -> Response:
-        limit = min(max(int(request.query_params.get("limit", "50") or 50), 1), 500)
-        tenant, campaign = request.path_params["tenant_id"], request.path_params["campaign_id"]
-        body = await campaign_history(res.pool, tenant, campaign, limit)
-        if body["budget_changes"] is None and body["decisions"] is None:
-            return error(history_route, 503, "no decision or budget-change tables in this deployment yet")
-        return json_response(history_route, 200, json.loads(json.dumps(body, default=str)))
+    return handle
 
-    async def request_change(request: Request, who: Principal) -> Response:
-        tenant = request.path_params["tenant_id"]
-        try:
-            change = BudgetChangeIn.model_validate(await _json_body(request, context_of().config.max_body_bytes))
-        except (ValueError, BodyTooLarge) as exc:
-            message = describe(exc) if isinstance(exc, ValidationError) else "body must be a JSON object"
-            return error(changes_route, 400, message)
-        ctx = context_of()
-        try:
-            async with res.pool.acquire() as conn, conn.transaction():
-                currency = change.currency or await conn.fetchval(
-                    "SELECT currency FROM tenants WHERE tenant_id = $1", tenant) or res.settings.default_currency
-                change_id = change.change_id or f"op-{uuid.uuid4().hex}"
-                event = BudgetChangeRequested(
-                    event_id=f"operator-{change_id}", tenant_id=tenant, occurred_at=res.clock.now(),
-                    produced_at=res.clock.now(), change_id=change_id, group_id=change.group_id or change.campaign_id,
-                    campaign_id=change.campaign_id, entity_id=change.entity_id, entity_level=change.entity_level,
-                    requested_budget=Money(amount_minor=change.daily_budget_minor, currency=currency.strip()),
-                    source="operator", requested_by=who.sub, reason=change.reason,
-                )
-                await record_operator_action(conn, tenant, who.sub, "budget_change_requested", change.entity_id,
-                                             change.model_dump() | {"change_id": change_id,
-                                                                    "currency": currency.strip()})
-                # raising PublishFailed out of the transaction rolls the audit row back with it
-                await publish_or_raise(res.publisher, [event], ctx.config.publish_timeout_seconds)
-        except PublishFailed:
-            return error(changes_route, 503, "broker unavailable, nothing was requested")
-        return json_response(changes_route, 202, {"change_id": change_id, "event_id": event.event_id})
 
-    async def get_values(request: Request, _: Principal) -> Response:
-        tenant = request.path_params["tenant_id"]
-        async with res.pool.acquire() as conn:
-            values = await stage_values.get_stage_values(conn, tenant, res.settings.default_currency)
-        return json_response(values_route, 200, stage_values_body(tenant, values))
+TENANT = "/v1/tenants/{tenant_id}"
+CAMPAIGN = TENANT + "/campaigns/{campaign_id}"
 
-    async def put_values(request: Request, who: Principal) -> Response:
-        tenant = request.path_params["tenant_id"]
-        try:
-            payload = await _json_body(request, context_of().config.max_body_bytes)
-        except (ValueError, BodyTooLarge):
-            return error(values_route, 400, "body must be a JSON object")
-        values = payload.get("stage_values") if isinstance(payload, dict) else None
-        if not isinstance(values, dict) or not values:
-            return error(values_route, 400, '{"stage_values": {"lead": <minor units>, ...}} expected')
-        async with res.pool.acquire() as conn:
-            try:  # the revenue module validates, writes and audits (with the actor) in one transaction
-                updated = await stage_values.set_stage_values(conn, tenant, values, actor=who.sub,
-                                                              default_currency=res.settings.default_currency)
-            except ValueError as exc:
-                return error(values_route, 400, str(exc))
-        return json_response(values_route, 200, stage_values_body(tenant, updated))
+ROUTES: Sequence[RouteSpec] = (
+    ("GET", CAMPAIGN + "/history", "VIEWER", reads.campaign_history),
+    ("POST", TENANT + "/budget-changes", "EDITOR", request_change),
+    ("GET", TENANT + "/stage-values", "EDITOR", get_stage_values),
+    ("PUT", TENANT + "/stage-values", "EDITOR", put_stage_values),
+    ("POST", TENANT + "/pause", "ADMIN", kill_switch(True)),
+    ("POST", TENANT + "/resume", "ADMIN", kill_switch(False)),
+    ("POST", CAMPAIGN + "/pause", "ADMIN", kill_switch(True)),
+    ("POST", CAMPAIGN + "/resume", "ADMIN", kill_switch(False)),
+)
 
-    def pause_switch(paused: bool, route: str) -> Handler:
-        async def handle(request: Request, who: Principal) -> Response:
-            tenant = request.path_params["tenant_id"]
-            campaign = request.path_params.get("campaign_id")
-            try:
-                reason = PauseIn.model_validate(await _json_body(request, context_of().config.max_body_bytes)).reason
-            except (ValueError, BodyTooLarge):
-                return error(route, 400, 'body must be {"reason": "..."} or empty')
-            async with res.pool.acquire() as conn, conn.transaction():
-                if paused:
-                    await killswitch.pause(conn, tenant, campaign, who.sub, reason)
-                    changed = True
-                else:
-                    changed = await killswitch.resume(conn, tenant, campaign)
-                await record_operator_action(conn, tenant, who.sub, "pause" if paused else "resume",
-                                             campaign or "", {"reason": reason, "changed": changed})
-            return json_response(route, 200, {"tenant_id": tenant, "campaign_id": campaign, "paused": paused,
-                                              "changed": changed})
 
-        return handle
+def operator_routes(context_of: ContextOf, extra: Sequence[RouteSpec] = ()) -> list[Route]:
+    """Starlette routes for :data:`ROUTES` (and ``extra`` groups), each behind :func:`endpoint`."""
+    by_path: dict[str, dict[str, tuple[str, Handler]]] = {}
+    for method, path, role, handler in (*ROUTES, *extra):
+        by_path.setdefault(path, {})[method] = (role, handler)
+    return [Route(path, _dispatch(context_of, path, methods), methods=list(methods))
+            for path, methods in by_path.items()]
 
-    tenant_pause = "/v1/tenants/{tenant_id}/{action}"
-    campaign_pause = "/v1/tenants/{tenant_id}/campaigns/{campaign_id}/{action}"
-    return [
-        Route(history_route, guarded(context_of, "VIEWER", history_route, history), methods=["GET"]),
-        Route(changes_route, guarded(context_of, "EDITOR", changes_route, request_change), methods=["POST"]),
-        Route(values_route, guarded(context_of, "EDITOR", values_route, get_values), methods=["GET"]),
-        Route(values_route, guarded(context_of, "EDITOR", values_route, put_values), methods=["PUT"]),
-        Route("/v1/tenants/{tenant_id}/pause",
-              guarded(context_of, "ADMIN", tenant_pause, pause_switch(True, tenant_pause)), methods=["POST"]),
-        Route("/v1/tenants/{tenant_id}/resume",
-              guarded(context_of, "ADMIN", tenant_pause, pause_switch(False, tenant_pause)), methods=["POST"]),
-        Route("/v1/tenants/{tenant_id}/campaigns/{campaign_id}/pause",
-              guarded(context_of, "ADMIN", campaign_pause, pause_switch(True, campaign_pause)), methods=["POST"]),
-        Route("/v1/tenants/{tenant_id}/campaigns/{campaign_id}/resume",
-              guarded(context_of, "ADMIN", campaign_pause, pause_switch(False, campaign_pause)), methods=["POST"]),
-    ]
+
+def _dispatch(context_of: ContextOf, path: str, methods: dict[str, tuple[str, Handler]]) -> Endpoint:
+    guarded = {m: endpoint(context_of, role, path, handler) for m, (role, handler) in methods.items()}
+
+    async def serve(request: Request) -> Response:
+        return await guarded[request.method](request)
+
+    return serve

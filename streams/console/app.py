@@ -42,7 +42,7 @@ class ConsoleStage(Stage):
         return self.context
 
     def routes(self, res: Resources) -> Sequence[BaseRoute]:
-        return operator_routes(res, self.running)
+        return operator_routes(self.running)
 
     def openapi_paths(self) -> dict[str, Any]:
         return paths()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.pipeline import VALUED_STAGES
-from streams.console.api import BudgetChangeIn, PauseIn
+from streams.console.api import BudgetChangeIn, PauseIn, StageValuesIn
 from streams.core.openapi import FIREBASE, body, path_params, responses
 
 
@@ -23,9 +22,7 @@ def paths() -> dict[str, Any]:
                     "parameters": path_params("tenant_id"), "responses": responses(200, 401, 403)},
             "put": {"summary": "Set pipeline-stage values (EDITOR)", "security": FIREBASE,
                     "parameters": path_params("tenant_id"),
-                    "requestBody": body(schema={"type": "object", "properties": {"stage_values": {
-                        "type": "object", "properties": {s: {"type": "integer", "minimum": 0} for s in VALUED_STAGES},
-                        "additionalProperties": False}}}),
+                    "requestBody": body(StageValuesIn),
                     "responses": responses(200, 400, 401, 403)}},
     }
     for scope, extra in (("/v1/tenants/{tenant_id}", ()), ("/v1/tenants/{tenant_id}/campaigns/{campaign_id}",

@@ -113,7 +113,8 @@ async def test_a_viewer_reads_recent_budget_changes_of_a_campaign(api: Console, 
     assert response.status_code == 200
     body = response.json()
     assert [c["change_id"] for c in body["budget_changes"]] == ["ch1", "ch0"]  # newest first, c1 only
-    assert body["decisions"] == [] and body["unavailable"] == []
+    assert body["decisions"] == []
+    assert "platform_response" not in body["budget_changes"][0]  # the executor's raw reply stays in its table
     await db_pool.execute("INSERT INTO sampler_decisions (decision_id, tenant_id, group_id, decided_at, paused, "
                           "requests, payload) VALUES ('d1', 'acme', 'c1', $1, false, 2, '{\"policy\": \"ts\"}')", at)
     again = await api.client.get("/v1/tenants/acme/campaigns/c1/history", headers=auth(issuer, "VIEWER"))
