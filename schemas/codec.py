@@ -16,6 +16,7 @@ from schemas.events import (
     AdClicked,
     AllocationDecided,
     BudgetChangeRequested,
+    BudgetChangeReviewed,
     BudgetChangeSettled,
     ConversionAttributed,
     DealStageChanged,
@@ -31,6 +32,7 @@ EVENT_MODELS: tuple[type[Envelope], ...] = (
     SpendReported,
     AllocationDecided,
     BudgetChangeRequested,
+    BudgetChangeReviewed,
     BudgetChangeSettled,
 )
 MODEL_BY_TYPE: dict[str, type[Envelope]] = {m.__name__: m for m in EVENT_MODELS}
@@ -43,6 +45,7 @@ AnyEvent = Annotated[
     | SpendReported
     | AllocationDecided
     | BudgetChangeRequested
+    | BudgetChangeReviewed
     | BudgetChangeSettled,
     Field(discriminator="event_type"),
 ]

@@ -258,7 +258,27 @@ class GuardrailResult(_Part):
     observed: float | None = None
 
 
-SettlementOutcome = Literal["completed", "clamped", "blocked", "superseded", "failed", "dry_run"]
+SettlementOutcome = Literal["completed", "clamped", "blocked", "superseded", "failed", "dry_run", "shadow",
+                            "rejected", "expired", "awaiting_approval"]
+"""``awaiting_approval`` is the one outcome that is not final: the change waits for a person, and
+its final outcome (completed, clamped, blocked, rejected, expired, superseded, ...) follows."""
+PENDING_OUTCOMES = frozenset({"awaiting_approval"})
+
+
+class BudgetChangeReviewed(Envelope):
+    """A person's verdict on a change waiting for approval (``budget.reviews.v1``).
+
+    Published by the operator API; the executor that owns the change's allocation group applies
+    it - an approved change then passes the guardrails as if it had just been requested."""
+
+    event_type: Literal["BudgetChangeReviewed"] = "BudgetChangeReviewed"
+    change_id: EntityId
+    group_id: EntityId
+    campaign_id: EntityId
+    entity_id: EntityId
+    verdict: Literal["approve", "reject"]
+    reviewed_by: str = Field(min_length=1, max_length=128, description="Operator token subject")
+    reason: str = Field(default="", max_length=500)
 
 
 class BudgetChangeSettled(Envelope):
@@ -279,6 +299,11 @@ class BudgetChangeSettled(Envelope):
     attempts: int = Field(default=0, ge=0)
     error: str | None = None
     platform_response: dict[str, object] | None = None
+    reviewed_by: str | None = Field(default=None, description="Who approved or rejected it, if a person did")
+
+    @property
+    def final(self) -> bool:
+        return self.outcome not in PENDING_OUTCOMES
 
     @model_validator(mode="after")
     def _applied_when_applied(self) -> Self:
@@ -291,6 +316,7 @@ __all__ = [
     "AdClicked",
     "AllocationDecided",
     "BudgetChangeRequested",
+    "BudgetChangeReviewed",
     "BudgetChangeSettled",
     "ContactSignals",
     "ConversionAttributed",

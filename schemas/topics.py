@@ -16,6 +16,7 @@ from schemas.events import (
     AdClicked,
     AllocationDecided,
     BudgetChangeRequested,
+    BudgetChangeReviewed,
     BudgetChangeSettled,
     ConversionAttributed,
     DealStageChanged,
@@ -77,13 +78,17 @@ DECISIONS = Topic(
 BUDGET_REQUESTS = Topic(
     "budget.requests.v1", BudgetChangeRequested, GROUP_PARTITIONS, by_group, "Budget change requests"
 )
+BUDGET_REVIEWS = Topic(
+    "budget.reviews.v1", BudgetChangeReviewed, GROUP_PARTITIONS, by_group,
+    "Approvals and rejections of changes waiting for a person (co-partitioned with the requests)",
+)
 BUDGET_OUTCOMES = Topic(
     "budget.outcomes.v1", BudgetChangeSettled, GROUP_PARTITIONS, by_group, "Settled budget changes",
     retention_days=365,
 )
 
 CATALOG: tuple[Topic, ...] = (
-    CLICKS, DEAL_STAGES, CONVERSIONS, REVENUE, SPEND, DECISIONS, BUDGET_REQUESTS, BUDGET_OUTCOMES,
+    CLICKS, DEAL_STAGES, CONVERSIONS, REVENUE, SPEND, DECISIONS, BUDGET_REQUESTS, BUDGET_REVIEWS, BUDGET_OUTCOMES,
 )
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOG}
 BY_MODEL: dict[type[Envelope], Topic] = {t.model: t for t in CATALOG}

@@ -1,4 +1,5 @@
-"""The executor stage: consumes ``budget.requests.v1`` (group ``executor``), changes budgets on Meta.
+"""The executor stage: consumes ``budget.requests.v1`` and ``budget.reviews.v1`` (group ``executor``),
+changes budgets on Meta.
 
 It deviates from the shared decode -> claim -> apply -> ack shape (:mod:`streams.core.process`) on
 purpose: a request is only *scheduled* when it arrives (after a jitter, per campaign in order), so
@@ -19,7 +20,7 @@ from aiokafka import ConsumerRebalanceListener
 from faststream import AckPolicy
 from faststream.kafka import KafkaMessage
 
-from schemas.topics import BUDGET_REQUESTS
+from schemas.topics import BUDGET_REQUESTS, BUDGET_REVIEWS
 from streams.core.faststream_app import lazy_app
 from streams.core.stage import Resources, Stage
 from streams.executor.consumer import Jitter, RequestConsumer
@@ -62,8 +63,8 @@ class ExecutorStage(Stage):
         return self._settings
 
     def subscribe(self, res: Resources) -> None:
-        @res.subscriber(BUDGET_REQUESTS, group=GROUP, ack_policy=AckPolicy.MANUAL,  # type: ignore[untyped-decorator]
-                        listener=_Rebalances(self), decoder=lambda msg: msg.body)
+        @res.subscriber(BUDGET_REQUESTS, BUDGET_REVIEWS, group=GROUP,  # type: ignore[untyped-decorator]
+                        ack_policy=AckPolicy.MANUAL, listener=_Rebalances(self), decoder=lambda msg: msg.body)
         async def on_request(body: bytes, msg: KafkaMessage) -> None:
             if self.consumer is None:
                 raise RuntimeError("executor stage not started")
@@ -75,6 +76,7 @@ class ExecutorStage(Stage):
         await executor.reconcile()
         self.consumer = RequestConsumer(executor, res.clock, settings, self.jitter)
         res.spawn(self.consumer.commit_loop(), name="executor-commits")
+        res.spawn(self.consumer.expiry_loop(), name="executor-approval-expiry")
 
     async def stop(self, res: Resources) -> None:
         consumer, self.consumer = self.consumer, None

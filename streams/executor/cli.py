@@ -154,8 +154,9 @@ def limit_changes(args: argparse.Namespace) -> tuple[str, dict[str, object]]:
 
 
 def run_limits(args: argparse.Namespace) -> int:
-    from streams.core.controls.limit_overrides import StaleVersion, save_entity_bounds, save_override
+    from streams.core.controls.limit_overrides import save_entity_bounds, save_override
     from streams.core.controls.limits import guardrail_settings, load_layers
+    from streams.core.controls.versioned import StaleVersion
     from streams.core.db import connect
     from streams.core.settings import load_settings
 

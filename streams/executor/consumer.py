@@ -31,12 +31,14 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from faststream.kafka import KafkaMessage
 
-from schemas.codec import decode_as
-from schemas.events import BudgetChangeRequested
+from schemas.events import BudgetChangeRequested, BudgetChangeReviewed
 from schemas.topics import by_group
 from streams.core.clock import Clock
 from streams.core.dlq import classify
 from streams.core.errors import TransientError
+from streams.core.partitions import group_partition
+from streams.core.stage import decode_event
+from streams.executor import approvals
 from streams.executor.executor import Executor
 from streams.executor.offsets import OffsetTracker
 from streams.executor.scheduler import Job, KeyedScheduler
@@ -46,6 +48,7 @@ log = structlog.get_logger("roasloop.executor")
 
 Jitter = Callable[[BudgetChangeRequested], float]
 MAX_UNKNOWN_ATTEMPTS = 5
+WORK = (BudgetChangeRequested, BudgetChangeReviewed)
 
 
 def uniform_jitter(settings: ExecutorSettings) -> Jitter:
@@ -64,6 +67,8 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self.tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self.scheduler = KeyedScheduler(self._run, clock, self._done)
         self.consumer: Any = None
+        self.assigned: set[int] = set()
+        """Partition numbers of the group-keyed topics this instance owns (requests and reviews alike)."""
         self._space = asyncio.Event()
         self._space.set()
 
@@ -80,12 +85,15 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             return  # revoked while this record was in hand: its new owner will read it
         self.tracker.track(tp, record.offset)
         try:
-            request = decode_as(msg.body, BudgetChangeRequested)
+            request = decode_event(msg.body, WORK)
         except Exception:
             self.tracker.done(tp, record.offset)  # dead-lettered by the middleware: nothing in flight
             raise
+        assert isinstance(request, BudgetChangeRequested | BudgetChangeReviewed)
         now = self.clock.now()
-        due = now + timedelta(seconds=max(0.0, self.jitter(request)))
+        # a person's verdict is applied at once; requests wait out a jitter so they reach Meta apart
+        jitter = self.jitter(request) if isinstance(request, BudgetChangeRequested) else 0.0
+        due = now + timedelta(seconds=max(0.0, jitter))
         key = record.key.decode() if record.key else by_group(request)
         self.scheduler.submit(key, Job(request, received_at=now, due=due, partition=tp, offset=record.offset))
 
@@ -94,8 +102,11 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         attempt = 0
         while True:
             try:
-                await self.executor.execute(job.request, received_at=job.received_at,
-                                            superseded_by=job.superseded_by)
+                if isinstance(job.request, BudgetChangeReviewed):
+                    await approvals.review(self.executor, job.request)
+                else:
+                    await self.executor.execute(job.request, received_at=job.received_at,
+                                                superseded_by=job.superseded_by)
                 return
             except Exception as exc:
                 attempt += 1
@@ -136,15 +147,30 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             await asyncio.sleep(self.settings.commit_interval_seconds)
             await self.commit()
 
+    # -- changes waiting for a person -------------------------------------------------------
+    def owns(self, tenant_id: str, group_id: str) -> bool:
+        return group_partition(tenant_id, group_id) in self.assigned
+
+    async def expiry_loop(self) -> None:
+        """Expire the owned groups' changes that waited too long for a person (wall-time cadence)."""
+        while True:
+            await asyncio.sleep(self.settings.approval_sweep_seconds)
+            try:
+                await approvals.expire_due(self.executor, self.owns)
+            except Exception:
+                log.exception("approval_expiry_failed")
+
     # -- rebalances -------------------------------------------------------------------------
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         if not revoked:
             return
         await self.commit(only=set(revoked))
+        self.assigned -= {tp.partition for tp in revoked}
         dropped = await self.scheduler.drop(set(revoked))
         self.tracker.forget(revoked)
         self._space.set()
         log.info("partitions_revoked", partitions=len(revoked), dropped_in_flight=dropped)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.assigned |= {tp.partition for tp in assigned}
         log.info("partitions_assigned", partitions=len(assigned))

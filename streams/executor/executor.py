@@ -5,7 +5,9 @@ The order of writes is what makes a change impossible to apply twice:
 1. a row for the ``change_id`` already exists -> nothing is sent again; a settled row's outcome is
    re-published (same ``event_id``, consumers dedupe), an ``executing`` row is reconciled;
 2. guardrails are evaluated from the audit trail and the decision is written in one transaction -
-   final at once for blocked / superseded / no-op / dry-run, else an ``executing`` *intent* row;
+   final at once for blocked / superseded / no-op / dry-run / shadow, ``awaiting_approval`` when the
+   campaign's automation mode wants a person to look first (:mod:`.approvals` takes it from there),
+   else an ``executing`` *intent* row;
 3. only then is Meta called; its answer settles the intent row;
 4. the outcome is published on ``budget.outcomes.v1``.
 
@@ -27,6 +29,7 @@ import structlog
 
 from schemas.events import BudgetChangeRequested, BudgetChangeSettled
 from streams.core.clock import Clock
+from streams.core.controls.automation import Automation, automation_for
 from streams.core.controls.killswitch import is_paused
 from streams.core.controls.limits import load_limits
 from streams.core.db import Conn
@@ -40,6 +43,14 @@ from streams.integrations.meta import ApplyResult, MetaChangeFailed, MetaError, 
 log = structlog.get_logger("roasloop.executor")
 
 Publish = Callable[[BudgetChangeSettled], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Review:
+    """A person's approval of a change that waited: who, and why."""
+
+    reviewed_by: str
+    reason: str = ""
 
 
 class MetaGateway(Protocol):
@@ -66,12 +77,19 @@ class Executor:
                       superseded_by: str | None = None) -> BudgetChangeSettled:
         existing = await store.get_change(self.pool, request.change_id)
         if existing is not None:
-            return await self._settled_or_reconciled(existing)
+            return await self.settled_or_reconciled(existing)
         if superseded_by is None:
             superseded_by = await store.newer_request_settled(self.pool, request)
         if superseded_by is not None:
             return await self._record_superseded(request, superseded_by, received_at)
+        return await self.decide(request, received_at)
 
+    async def decide(self, request: BudgetChangeRequested, received_at: datetime | None,
+                     review: Review | None = None) -> BudgetChangeSettled:
+        """Guardrails, the campaign's automation mode, the recorded decision, then Meta.
+
+        With ``review`` (a person approved a change that waited), the waiting row takes the
+        decision instead of a new row: an approved change passes the guardrails as they are now."""
         target = request.requested_budget.amount_minor
         if self.settings.dither:
             target = dither(target, request.change_id, self.settings.dither_fraction)
@@ -90,16 +108,21 @@ class Executor:
             proposal = Proposal(request.entity_id, request.campaign_id, request.requested_budget.currency, target,
                                 current[0] if current else None, current[1] if current else None)
             decision = evaluate(proposal, history, limits, now, paused=paused)
-            row = await self._write_decision(conn, request, decision, proposal, now, received_at)
-        if row is None:  # another owner wrote it first (rebalance overlap): report theirs
+            automation = await automation_for(conn, request.tenant_id, request.campaign_id)
+            row = await self._write_decision(conn, request, decision, proposal, now, received_at, automation, review)
+            superseded = [] if row is None else await store.supersede_awaiting(
+                conn, request.tenant_id, request.entity_id, request.change_id, now)
+        for older in superseded:
+            await self.announce(older)
+        if row is None:  # another owner wrote it first (rebalance overlap), or a person acted: report theirs
             again = await store.get_change(self.pool, request.change_id)
             assert again is not None
-            return await self._settled_or_reconciled(again)
+            return await self.settled_or_reconciled(again)
         for check in decision.failed:
             GUARDRAIL_BLOCKS.labels(guardrail=check.name, action=decision.action).inc()
         if row["status"] == "executing":
             row = await self._call_meta(request, row)
-        return await self._announce(row)
+        return await self.announce(row)
 
     # -- steps ------------------------------------------------------------------------------
     async def _current(self, request: BudgetChangeRequested) -> tuple[int, str] | BudgetChangeSettled | None:
@@ -121,34 +144,41 @@ class Executor:
             return await self._record_failed(request, "Meta reports no daily_budget for this entity", None)
         return value, request.requested_budget.currency
 
-    async def _write_decision(self, conn: Conn, request: BudgetChangeRequested,
-                              decision: Decision, proposal: Proposal, now: datetime,
-                              received_at: datetime | None) -> asyncpg.Record | None:
+    async def _write_decision(self, conn: Conn, request: BudgetChangeRequested, decision: Decision,
+                              proposal: Proposal, now: datetime, received_at: datetime | None,
+                              automation: Automation, review: Review | None) -> asyncpg.Record | None:
         common: dict[str, Any] = {
-            "decided_at": now, "received_at": received_at, "dry_run": self.dry_run,
-            "previous_budget_minor": proposal.current_minor, "guardrails": store.guardrails_json(decision.checks),
-            "clamped": decision.clamped,
+            "decided_at": now, "dry_run": self.dry_run, "previous_budget_minor": proposal.current_minor,
+            "guardrails": store.guardrails_json(decision.checks), "clamped": decision.clamped,
         }
+
+        async def write(**fields: Any) -> asyncpg.Record | None:
+            if review is None:
+                return await store.insert_change(conn, request, received_at=received_at, **common, **fields)
+            return await store.resolve_awaiting(conn, request.change_id, reviewed_by=review.reviewed_by,
+                                                reviewed_at=now, review_reason=review.reason, **common, **fields)
+
+        if automation.mode == "shadow":  # recorded and shown with what the guardrails would do; never sent
+            return await write(status="shadow", settled_at=now, target_budget_minor=decision.target_minor,
+                               error=decision.reason if decision.action == "blocked" else None)
         if decision.action == "blocked":
-            row = await store.insert_change(conn, request, status="blocked", settled_at=now,
-                                            error=decision.reason, **common)
-        elif decision.action == "noop":
-            row = await store.insert_change(conn, request, status="completed", settled_at=now,
-                                            target_budget_minor=decision.target_minor,
-                                            applied_budget_minor=decision.target_minor, **common)
-        elif self.dry_run:
-            row = await store.insert_change(conn, request, status="dry_run", settled_at=now, applied_at=now,
-                                            target_budget_minor=decision.target_minor,
-                                            applied_budget_minor=decision.target_minor, counts_as_change=True,
-                                            **common)
+            return await write(status="blocked", settled_at=now, error=decision.reason)
+        if decision.action == "noop":
+            return await write(status="completed", settled_at=now, target_budget_minor=decision.target_minor,
+                               applied_budget_minor=decision.target_minor)
+        assert decision.target_minor is not None
+        if review is None and request.source == "sampler" and \
+                automation.needs_approval(proposal.current_minor, decision.target_minor):
+            return await write(status="awaiting_approval", target_budget_minor=decision.target_minor,
+                               expires_at=now + automation.approval_ttl)
+        if self.dry_run:
+            row = await write(status="dry_run", settled_at=now, applied_at=now, counts_as_change=True,
+                              target_budget_minor=decision.target_minor, applied_budget_minor=decision.target_minor)
             if row is not None:
-                assert decision.target_minor is not None
                 await store.upsert_budget(conn, request, decision.target_minor, "dry_run", request.change_id, now)
-        else:
-            row = await store.insert_change(conn, request, status="executing", applied_at=now,
-                                            target_budget_minor=decision.target_minor, counts_as_change=True,
-                                            **common)
-        return row
+            return row
+        return await write(status="executing", applied_at=now, target_budget_minor=decision.target_minor,
+                           counts_as_change=True)
 
     async def _call_meta(self, request: BudgetChangeRequested, row: asyncpg.Record) -> asyncpg.Record:
         assert self.meta is not None
@@ -164,7 +194,7 @@ class Executor:
             log.warning("budget_change_failed", change_id=request.change_id, error=exc.message)
         else:
             settled = await self._record_applied(request, row, result)
-        return await self._as_stored(settled, request.change_id)
+        return await self.stored(settled, request.change_id)
 
     async def _record_applied(self, request: BudgetChangeRequested, row: asyncpg.Record,
                               result: ApplyResult) -> asyncpg.Record | None:
@@ -183,17 +213,20 @@ class Executor:
         row = await store.insert_change(self.pool, request, status="superseded", decided_at=now, settled_at=now,
                                         received_at=received_at, dry_run=self.dry_run, superseded_by=by,
                                         error=f"superseded by {by}")
-        return await self._announce(await self._as_stored(row, request.change_id))
+        return await self.announce(await self.stored(row, request.change_id))
 
     async def _record_failed(self, request: BudgetChangeRequested, message: str,
                              response: dict[str, Any] | None) -> BudgetChangeSettled:
         now = self.clock.now()
-        row = await store.insert_change(self.pool, request, status="failed", decided_at=now, settled_at=now,
-                                        received_at=None, dry_run=self.dry_run, error=message,
-                                        platform_response=response)
-        return await self._announce(await self._as_stored(row, request.change_id))
+        failed: dict[str, Any] = {"status": "failed", "decided_at": now, "settled_at": now, "dry_run": self.dry_run,
+                                  "error": message, "platform_response": response}
+        async with self.pool.acquire() as conn:
+            row = await store.insert_change(conn, request, received_at=None, **failed)
+            if row is None:  # an approved change that waited: its row fails
+                row = await store.resolve_awaiting(conn, request.change_id, **failed)
+        return await self.announce(await self.stored(row, request.change_id))
 
-    async def _as_stored(self, written: asyncpg.Record | None, change_id: str) -> asyncpg.Record:
+    async def stored(self, written: asyncpg.Record | None, change_id: str) -> asyncpg.Record:
         """The row a write returned; when the write found the row taken (another owner inserted or
         settled it first, a rebalance overlap), the row as that owner left it."""
         if written is not None:
@@ -202,10 +235,10 @@ class Executor:
         assert row is not None
         return row
 
-    async def _settled_or_reconciled(self, row: asyncpg.Record) -> BudgetChangeSettled:
+    async def settled_or_reconciled(self, row: asyncpg.Record) -> BudgetChangeSettled:
         if row["status"] == "executing":
             row = await self._reconcile_row(row)
-        return await self._announce(row)
+        return await self.announce(row)
 
     async def _reconcile_row(self, row: asyncpg.Record) -> asyncpg.Record:
         """An intent without an outcome: ask Meta what happened, never send it again."""
@@ -239,7 +272,7 @@ class Executor:
                     platform_response={"reconciled": True, "daily_budget": current},
                 )
         log.info("intent_reconciled", change_id=change_id, meta_budget=current, target=target)
-        return await self._as_stored(settled, change_id)
+        return await self.stored(settled, change_id)
 
     async def reconcile(self) -> int:
         """Settle every intent left ``executing`` (at start-up); returns how many were settled.
@@ -255,11 +288,11 @@ class Executor:
             except TransientError as exc:
                 log.warning("intent_reconcile_deferred", change_id=row["change_id"], error=str(exc)[:300])
                 continue
-            await self._announce(reconciled)
+            await self.announce(reconciled)
             settled += 1
         return settled
 
-    async def _announce(self, row: asyncpg.Record) -> BudgetChangeSettled:
+    async def announce(self, row: asyncpg.Record) -> BudgetChangeSettled:
         outcome = store.outcome_of(row)
         if self.publish is not None:
             await self.publish(outcome)

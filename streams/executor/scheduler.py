@@ -7,7 +7,9 @@ the jitters of queued requests elapse concurrently rather than adding up.
 
 A newer request for an entity marks any older request for that entity still waiting in the
 queue as superseded (and wakes it from its jitter): the older one is then recorded as
-superseded instead of being executed. A request already executing is never interrupted.
+superseded instead of being executed. A request already executing is never interrupted. A
+person's verdict on a waiting change (a review) queues with its group's requests, in order, and
+supersedes nothing.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from schemas.events import BudgetChangeRequested
+from schemas.events import BudgetChangeRequested, BudgetChangeReviewed
 from streams.core.clock import Clock
+
+Work = BudgetChangeRequested | BudgetChangeReviewed
 
 
 @dataclass(eq=False)
 class Job:
-    request: BudgetChangeRequested
+    request: Work
     received_at: datetime
     due: datetime
     partition: Any = None
@@ -56,10 +60,10 @@ class KeyedScheduler:
     def submit(self, key: str, job: Job) -> None:
         queue = self._queues.setdefault(key, deque())
         entity = (job.request.tenant_id, job.request.entity_id)
-        for older in queue:
-            if not older.started and older.superseded_by is None and \
-                    (older.request.tenant_id, older.request.entity_id) == entity and \
-                    older.request.change_id != job.request.change_id:
+        for older in queue if isinstance(job.request, BudgetChangeRequested) else ():
+            if not older.started and older.superseded_by is None and isinstance(older.request, BudgetChangeRequested) \
+                    and (older.request.tenant_id, older.request.entity_id) == entity \
+                    and older.request.change_id != job.request.change_id:
                 older.supersede(job.request.change_id)
         queue.append(job)
         self.size += 1

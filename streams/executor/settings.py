@@ -38,6 +38,8 @@ class ExecutorSettings(GuardrailSettings):
 
     max_in_flight: int = Field(default=10_000, ge=1, description="Requests held before consuming pauses")
     commit_interval_seconds: float = Field(default=0.2, gt=0)
+    approval_sweep_seconds: float = Field(default=30.0, gt=0,
+                                          description="How often changes waiting for a person are checked for expiry")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

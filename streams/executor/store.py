@@ -17,10 +17,9 @@ from typing import Any
 import asyncpg
 
 from schemas.events import BudgetChangeRequested, BudgetChangeSettled, GuardrailResult
+from schemas.money import Money
 from streams.core.db import Conn
 from streams.executor.guardrails import HOUR, PastChange
-
-FINAL = ("completed", "clamped", "blocked", "superseded", "failed", "dry_run")
 
 
 async def get_change(conn: Conn | asyncpg.Pool[Any], change_id: str) -> asyncpg.Record | None:
@@ -117,15 +116,57 @@ async def settle_change(conn: Conn, change_id: str, **fields: Any) -> asyncpg.Re
     )
 
 
+async def resolve_awaiting(conn: Conn, change_id: str, **fields: Any) -> asyncpg.Record | None:
+    """Move an ``awaiting_approval`` row on (approved: to its guardrail decision; or rejected,
+    expired, superseded) and return it; None when it no longer waited (someone acted first)."""
+    sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(fields, start=2))
+    return await conn.fetchrow(
+        f"UPDATE ad_change_history SET {sets} WHERE change_id = $1 AND status = 'awaiting_approval' RETURNING *",
+        change_id, *fields.values(),
+    )
+
+
+async def supersede_awaiting(conn: Conn, tenant_id: str, entity_id: str, by: str, at: datetime
+                             ) -> list[asyncpg.Record]:
+    """A newer request for an entity supersedes its changes still waiting for a person."""
+    return await conn.fetch(
+        "UPDATE ad_change_history SET status = 'superseded', superseded_by = $3, settled_at = $4,"
+        " error = 'superseded by ' || $3 WHERE tenant_id = $1 AND entity_id = $2 AND status = 'awaiting_approval'"
+        " AND change_id <> $3 RETURNING *", tenant_id, entity_id, by, at)
+
+
+async def due_awaiting(conn: Conn | asyncpg.Pool[Any], now: datetime, limit: int = 500) -> list[asyncpg.Record]:
+    """Changes that waited for a person past their expiry."""
+    return await conn.fetch(
+        "SELECT * FROM ad_change_history WHERE status = 'awaiting_approval' AND expires_at <= $1"
+        " ORDER BY expires_at LIMIT $2", now, limit)
+
+
+def request_of(row: asyncpg.Record) -> BudgetChangeRequested:
+    """The request a stored change came from (an approved change is then decided like a new one)."""
+    return BudgetChangeRequested(
+        event_id=row["event_id"], tenant_id=row["tenant_id"], occurred_at=row["requested_at"],
+        change_id=row["change_id"], group_id=row["group_id"], campaign_id=row["campaign_id"],
+        entity_id=row["entity_id"], entity_level=row["entity_level"],
+        requested_budget=Money(amount_minor=int(row["requested_budget_minor"]), currency=str(row["currency"])),
+        previous_budget_minor=row["previous_budget_minor"], source=row["source"], requested_by=row["requested_by"],
+        decision_id=row["decision_id"], reason=row["reason"],
+    )
+
+
 async def executing_changes(conn: Conn | asyncpg.Pool[Any]) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM ad_change_history WHERE status = 'executing' ORDER BY decided_at")
 
 
 def outcome_of(row: asyncpg.Record | dict[str, Any]) -> BudgetChangeSettled:
-    """The ``budget.outcomes.v1`` event for a settled row; same event_id every time (dedupe)."""
+    """The ``budget.outcomes.v1`` event for a row; the same event_id every time (consumers dedupe).
+
+    A change waiting for a person is announced as ``awaiting:<change_id>``, its final outcome as
+    ``settled:<change_id>``: two events, each published exactly once downstream."""
     guardrails = [GuardrailResult.model_validate(g) for g in (row["guardrails"] or [])]
+    prefix = "awaiting" if row["status"] == "awaiting_approval" else "settled"
     return BudgetChangeSettled(
-        event_id=f"settled:{row['change_id']}",
+        event_id=f"{prefix}:{row['change_id']}",
         tenant_id=row["tenant_id"],
         occurred_at=row["settled_at"] or row["decided_at"],
         change_id=row["change_id"],
@@ -142,4 +183,5 @@ def outcome_of(row: asyncpg.Record | dict[str, Any]) -> BudgetChangeSettled:
         attempts=int(row["attempts"]),
         error=row["error"],
         platform_response=row["platform_response"],
+        reviewed_by=row["reviewed_by"],
     )

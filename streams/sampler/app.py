@@ -17,11 +17,11 @@ from collections.abc import Sequence
 
 import structlog
 from aiokafka import ConsumerRebalanceListener, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.events import RevenueRecognized, SpendReported
-from schemas.topics import GROUP_PARTITIONS, REVENUE, SPEND, group_key
+from schemas.topics import REVENUE, SPEND
 from streams.core.faststream_app import lazy_app
+from streams.core.partitions import group_partition
 from streams.core.process import Consumed, Effects, Processor
 from streams.core.stage import Resources, Stage
 from streams.sampler import schedule, store
@@ -35,11 +35,6 @@ log = structlog.get_logger("roasloop.sampler")
 
 GroupKey = tuple[str, str]
 Fact = RevenueRecognized | SpendReported
-
-
-def partition_of(tenant_id: str, group_id: str, partitions: int = GROUP_PARTITIONS) -> int:
-    """The partition the catalog's key sends a group to (the Java client's murmur2, as aiokafka)."""
-    return int(DefaultPartitioner()(group_key(tenant_id, group_id), list(range(partitions)), list(range(partitions))))
 
 
 class SamplerStage(Stage):
@@ -123,7 +118,7 @@ class _Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         gone = {tp.partition for tp in revoked}
         self.stage.assigned -= gone
-        self.stage.owned = {g for g in self.stage.owned if partition_of(*g) not in gone}
+        self.stage.owned = {g for g in self.stage.owned if group_partition(*g) not in gone}
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self.stage.assigned |= {tp.partition for tp in assigned}
@@ -133,7 +128,7 @@ class _Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
         except Exception:  # the pool may not be open yet on the very first assignment
             return
         self.stage.owned |= {(g.tenant_id, g.group_id) for g in groups
-                             if partition_of(g.tenant_id, g.group_id) in self.stage.assigned}
+                             if group_partition(g.tenant_id, g.group_id) in self.stage.assigned}
 
 
 stage = SamplerStage()

@@ -133,15 +133,21 @@ class GroupRow:
     campaign_id: str
     currency: str
     total_budget_minor: int | None
+    """The operator's total for the group (``group_budgets``), or None: split the reported budgets."""
     events_since_decision: int
     last_decided_at: datetime | None
     evidence: dict[str, int] = field(default_factory=dict)
     """Per ``topic:partition``, the offset below which every one of the group's records is applied."""
 
 
+GROUP_ROW_SQL = (
+    "SELECT g.*, b.total_daily_budget_minor AS total_budget_minor FROM sampler_groups g"
+    " LEFT JOIN group_budgets b ON b.tenant_id = g.tenant_id AND b.group_id = g.group_id"
+)
+
+
 async def group_row(conn: Conn, tenant_id: str, group_id: str) -> GroupRow | None:
-    row = await conn.fetchrow("SELECT * FROM sampler_groups WHERE tenant_id = $1 AND group_id = $2",
-                              tenant_id, group_id)
+    row = await conn.fetchrow(GROUP_ROW_SQL + " WHERE g.tenant_id = $1 AND g.group_id = $2", tenant_id, group_id)
     return None if row is None else _group(row)
 
 
@@ -152,7 +158,7 @@ def _group(row: Any) -> GroupRow:
 
 
 async def all_groups(conn: Conn) -> list[GroupRow]:
-    return [_group(r) for r in await conn.fetch("SELECT * FROM sampler_groups ORDER BY tenant_id, group_id")]
+    return [_group(r) for r in await conn.fetch(GROUP_ROW_SQL + " ORDER BY g.tenant_id, g.group_id")]
 
 
 async def load_group(conn: Conn, tenant_id: str, group_id: str, model: ModelConfig,

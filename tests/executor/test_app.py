@@ -7,11 +7,12 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
 
-from schemas import BudgetChangeRequested, BudgetChangeSettled
+from schemas import BudgetChangeRequested, BudgetChangeReviewed, BudgetChangeSettled
 from schemas.topics import BUDGET_OUTCOMES, BUDGET_REQUESTS, group_key
+from streams.core.controls.automation import save_automation
 from streams.core.naming import group_name, topic_name
+from streams.core.partitions import group_partition
 from streams.core.settings import Settings
 from streams.core.stage import Resources, Stage
 from streams.executor.app import GROUP, ExecutorStage
@@ -35,7 +36,7 @@ def live_stage(meta_url: str, state: MetaState, jitter: Callable[[BudgetChangeRe
 
 
 def partition_of(group: str) -> int:
-    return int(DefaultPartitioner()(group_key(TENANT, group), list(range(BUDGET_REQUESTS.partitions)), []))
+    return group_partition(TENANT, group)
 
 
 def same_partition_groups() -> tuple[str, str]:
@@ -241,3 +242,32 @@ async def test_the_request_trace_reaches_the_meta_call(
         await read_events(settings, BUDGET_OUTCOMES, min_count=1, timeout=20)
     traced = {tracing.trace_id(t) for t in meta_state.traceparents if t}
     assert traced == {tracing.trace_id(parent)}
+
+
+async def test_a_change_waiting_for_approval_is_sent_once_a_person_approves_it_through_kafka(
+    settings: Settings, db_pool: asyncpg.Pool[Any], meta_url: str, meta_state: MetaState
+) -> None:
+    world(meta_state, {"as1": 10_000, "as2": 10_000})
+    async with db_pool.acquire() as conn:
+        await save_automation(conn, TENANT, "c1", "approval", "admin", approval_threshold_pct=5)
+    raise_, cut = request("as1", 12_000, change_id="raise"), request("as2", 8_000, change_id="cut")
+    async with running_stages(settings, [live_stage(meta_url, meta_state)]) as runner:
+        for req in (raise_, cut):
+            await runner.resources.publisher.publish(req)
+        await wait_until(lambda: _statuses_are(db_pool, {"raise": "awaiting_approval", "cut": "awaiting_approval"}),
+                         timeout=20)
+        assert meta_state.change_log == []
+        for change_id, entity, verdict in (("raise", "as1", "approve"), ("cut", "as2", "reject")):
+            await runner.resources.publisher.publish(BudgetChangeReviewed(
+                event_id=f"review-{change_id}", tenant_id=TENANT, occurred_at=raise_.occurred_at,
+                change_id=change_id, group_id="c1", campaign_id="c1", entity_id=entity, verdict=verdict,
+                reviewed_by="alice"))
+        outcomes = await read_events(settings, BUDGET_OUTCOMES, min_count=4, timeout=20)
+    by_change = sorted((o.change_id, o.outcome) for o in outcomes if isinstance(o, BudgetChangeSettled))
+    assert by_change == [("cut", "awaiting_approval"), ("cut", "rejected"),
+                         ("raise", "awaiting_approval"), ("raise", "completed")]
+    assert (meta_state.budget_of("as1"), meta_state.budget_of("as2")) == (12_000, 10_000)
+
+
+async def _statuses_are(pool: asyncpg.Pool[Any], wanted: dict[str, str]) -> bool:
+    return all([await status(pool, change_id) == s for change_id, s in wanted.items()])

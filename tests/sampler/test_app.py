@@ -14,9 +14,10 @@ from schemas.topics import BUDGET_REQUESTS, DECISIONS, REVENUE, SPEND
 from streams.core.clock import ManualClock
 from streams.core.controls.killswitch import pause
 from streams.core.naming import topic_name
+from streams.core.partitions import group_partition
 from streams.core.settings import Settings
 from streams.sampler import store
-from streams.sampler.app import SamplerStage, partition_of
+from streams.sampler.app import SamplerStage
 from streams.sampler.settings import SamplerSettings
 from tests.helpers import read_events, running_stages, wait_until
 
@@ -76,7 +77,7 @@ async def test_a_decision_logs_how_far_into_each_partition_its_evidence_reached(
         await evidence(runner)  # three spend and three revenue records: the sixth triggers the decision
         [decision] = await read_events(settings, DECISIONS, min_count=1, timeout=30)
     assert isinstance(decision, AllocationDecided)
-    p = partition_of("acme", "g1")
+    p = group_partition("acme", "g1")
     assert [(m.topic, m.partition, m.next_offset) for m in decision.evidence] == [
         ("revenue.v1", p, 3), ("spend.v1", p, 3)]
     assert decision.settings_digest == FAST.decision_digest() != SamplerSettings().decision_digest()
@@ -118,12 +119,6 @@ async def test_redelivered_events_change_nothing(settings: Settings, db_pool: as
     row = await db_pool.fetchrow("SELECT * FROM sampler_entity_days WHERE entity_id = 'a' AND day = $1", DAY)
     assert row["revenue_minor"] == 50_000 and row["deals"] == 1
     assert await db_pool.fetchval("SELECT events_since_decision FROM sampler_groups") == 3
-
-
-def test_partition_of_matches_the_catalog_key() -> None:
-    from aiokafka.partitioner import DefaultPartitioner
-
-    assert partition_of("acme", "g1") == DefaultPartitioner()(b"acme:g1", list(range(12)), list(range(12)))
 
 
 async def test_the_sampler_consumer_joins_with_the_shared_group_settings_and_the_range_assignor(

@@ -12,6 +12,7 @@ from schemas import (
     AdClicked,
     AllocationDecided,
     BudgetChangeRequested,
+    BudgetChangeReviewed,
     BudgetChangeSettled,
     ContactSignals,
     ConversionAttributed,
@@ -65,6 +66,8 @@ EXAMPLES: list[Envelope] = [
                         outcome="clamped", currency=USD, requested_budget_minor=75_00, previous_budget_minor=50_00,
                         applied_budget_minor=60_00, attempts=1,
                         guardrails=[GuardrailResult(name="cumulative_6h", passed=False, detail="clamped to 20%")]),
+    BudgetChangeReviewed(**envelope("9"), change_id="chg-2", group_id="k1", campaign_id="k1", entity_id="s1",
+                         verdict="approve", reviewed_by="alice", reason="launch week"),
 ]
 
 
@@ -171,3 +174,13 @@ def test_spend_counts_leads_among_platform_results_not_clicks() -> None:
                   "landing_page_view": 60}).leads == 3
     assert spend({"lead": 2, "onsite_conversion.lead_grouped": 4}).leads == 4
     assert spend({"link_click": 5}).leads == 0
+
+
+def test_only_a_change_waiting_for_a_person_is_not_final() -> None:
+    def settled(outcome: str) -> BudgetChangeSettled:
+        return BudgetChangeSettled(**envelope("s"), change_id="c", group_id="k", campaign_id="k", entity_id="s",
+                                   outcome=outcome, currency=USD, requested_budget_minor=10,  # type: ignore[arg-type]
+                                   applied_budget_minor=10)
+
+    assert not settled("awaiting_approval").final
+    assert all(settled(o).final for o in ("completed", "clamped", "blocked", "rejected", "expired", "shadow"))

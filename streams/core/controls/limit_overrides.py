@@ -7,39 +7,28 @@ backtest read what they write through :mod:`streams.core.controls.limits`. Every
   tables' CHECKs say the same) with a ``ValueError`` naming the field, before anything is written,
   so a typo is an error message, not a constraint violation or a limit nobody meant;
 - leaves an ``operator_audit`` row in the same transaction;
-- bumps the row's ``version``. A caller that passes ``expected_version`` (the version it showed a
-  person) gets :class:`StaleVersion` if someone wrote in between, instead of silently undoing a
-  colleague's limit. ``0`` means "I saw no row".
+- bumps the row's ``version`` and refuses a stale one (:mod:`streams.core.controls.versioned`).
 
 A value of ``None`` clears a field: the layer beneath applies again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import NonNegativeInt, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
-from streams.core.controls.audit import record_operator_action
 from streams.core.controls.limits import OVERRIDABLE, TENANT_WIDE, GuardrailSettings
+from streams.core.controls.versioned import save_row
 from streams.core.db import Conn
 
 BOUND_FIELDS = ("floor_minor", "cap_minor")
 _COLUMN_MAX = {"max_changes_per_entity_hour": 2**31 - 1, "max_actions_per_campaign_hour": 2**31 - 1}
 """Integer columns narrower than the bigint every other integer here is stored in."""
 _BIGINT_MAX = 2**63 - 1
-
-
-class StaleVersion(Exception):
-    """The row changed since the caller read it (the operator API answers 409 Conflict)."""
-
-    def __init__(self, what: str, expected: int, found: int) -> None:
-        super().__init__(f"{what} is at version {found}, not {expected}: it changed since it was read")
-        self.expected = expected
-        self.found = found
 
 
 def _adapter(info: FieldInfo) -> TypeAdapter[Any]:
@@ -85,49 +74,6 @@ def _floor_not_above_cap(row: Mapping[str, Any]) -> None:
         raise ValueError(f"floor_minor: {floor} is above cap_minor {cap}")
 
 
-def _json(value: Any) -> Any:
-    return float(value) if isinstance(value, Decimal) else value
-
-
-async def _save(conn: Conn, table: str, key: dict[str, str], changes: dict[str, Any], actor: str,
-                audited_as: tuple[str, str], expected_version: int | None,
-                check: Callable[[Mapping[str, Any]], None] | None = None) -> int:
-    """Insert or update one row of ``table`` under ``key``; returns its new version.
-
-    ``audited_as`` is the audit row's (action, target).
-    """
-    if not key["tenant_id"]:
-        raise ValueError("tenant_id: empty")
-    what = f"{table} {'/'.join(v or '(tenant-wide)' for v in key.values())}"
-    where = " AND ".join(f"{column} = ${i}" for i, column in enumerate(key, start=1))
-    async with conn.transaction():
-        # writers of one key queue here, so a first insert cannot race another (no lost row)
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", what)
-        row = await conn.fetchrow(f"SELECT * FROM {table} WHERE {where}", *key.values())
-        found = int(row["version"]) if row is not None else 0
-        if expected_version is not None and expected_version != found:
-            raise StaleVersion(what, expected_version, found)
-        if check is not None:
-            check({**(dict(row) if row is not None else {}), **changes})
-        if row is None:
-            columns = [*key, *changes, "updated_by"]
-            params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-            version = await conn.fetchval(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({params}) RETURNING version",
-                *key.values(), *changes.values(), actor)
-        else:
-            sets = ", ".join(f"{column} = ${i}" for i, column in enumerate(changes, start=len(key) + 1))
-            version = await conn.fetchval(
-                f"UPDATE {table} SET {sets}, updated_by = ${len(key) + len(changes) + 1}, updated_at = now(), "
-                f"version = version + 1 WHERE {where} RETURNING version",
-                *key.values(), *changes.values(), actor)
-        action, target = audited_as
-        await record_operator_action(conn, key["tenant_id"], actor, action, target,
-                                     {**key, "changes": {k: _json(v) for k, v in changes.items()},
-                                      "version": version})
-    return int(version)
-
-
 async def save_override(conn: Conn, tenant_id: str, campaign_id: str, changes: Mapping[str, object], actor: str,
                         expected_version: int | None = None) -> int:
     """Set (or with ``None`` clear) limits for a tenant (``campaign_id`` ``""``) or one campaign.
@@ -137,7 +83,7 @@ async def save_override(conn: Conn, tenant_id: str, campaign_id: str, changes: M
     """
     checked = check_changes(changes, OVERRIDABLE)
     key = {"tenant_id": tenant_id, "campaign_id": campaign_id or TENANT_WIDE}
-    return await _save(conn, "guardrail_overrides", key, checked, actor,
+    return await save_row(conn, "guardrail_overrides", key, checked, actor,
                        ("guardrail_override.set", key["campaign_id"]), expected_version)
 
 
@@ -150,5 +96,5 @@ async def save_entity_bounds(conn: Conn, tenant_id: str, entity_id: str, changes
     if not entity_id:
         raise ValueError("entity_id: empty")
     checked = check_changes(changes, BOUND_FIELDS)
-    return await _save(conn, "executor_entity_limits", {"tenant_id": tenant_id, "entity_id": entity_id}, checked,
+    return await save_row(conn, "executor_entity_limits", {"tenant_id": tenant_id, "entity_id": entity_id}, checked,
                        actor, ("entity_bounds.set", entity_id), expected_version, check=_floor_not_above_cap)

@@ -22,6 +22,7 @@ import httpx
 import structlog
 
 from streams.core.clock import ScaledClock
+from streams.core.controls.group_budgets import save_group_budget
 from streams.core.db import connect
 from streams.core.settings import Settings
 from streams.lab.dev.report import CampaignTruth, campaign_summary
@@ -145,7 +146,8 @@ class Sandbox:
                 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", rows,
             )
             for group in ents.groups:
-                await _set_group_total(conn, ents.tenant_id, group.group_id, group.total_budget_minor, ents.currency)
+                await save_group_budget(conn, ents.tenant_id, group.group_id, group.total_budget_minor, ents.currency,
+                                        actor="roasloop dev")
         finally:
             await conn.close()
 
@@ -190,15 +192,6 @@ class Sandbox:
             "meta_budget_changes": len(self.meta.change_log),
         }
         return summary
-
-
-async def _set_group_total(conn: Any, tenant_id: str, group_id: str, total_minor: int, currency: str) -> None:
-    """The group's total daily budget, which the sampler splits (group = campaign under ad-set budgets)."""
-    await conn.execute(
-        "INSERT INTO sampler_groups (tenant_id, group_id, campaign_id, currency, total_budget_minor) "
-        "VALUES ($1, $2, $2, $3, $4) ON CONFLICT (tenant_id, group_id) DO UPDATE SET total_budget_minor = $4",
-        tenant_id, group_id, currency, total_minor,
-    )
 
 
 @contextlib.asynccontextmanager

@@ -8,8 +8,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from streams.core.controls.limit_overrides import StaleVersion, check_changes, save_entity_bounds, save_override
+from streams.core.controls.limit_overrides import check_changes, save_entity_bounds, save_override
 from streams.core.controls.limits import OVERRIDABLE, GuardrailSettings, Limits, load_layers, load_limits
+from streams.core.controls.versioned import StaleVersion
 
 DEFAULTS = GuardrailSettings()
 
