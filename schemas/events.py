@@ -187,8 +187,11 @@ class EntityAllocation(_Part):
     budget_minor: int = Field(ge=0)
     previous_budget_minor: int | None = Field(default=None, ge=0)
     posterior_mean: float | None = None
-    posterior_low: float | None = None
-    posterior_high: float | None = None
+    posterior_low: float | None = Field(default=None, description="5th percentile of the pipeline-ROAS posterior")
+    posterior_high: float | None = Field(default=None, description="95th percentile")
+    posterior_median: float | None = None
+    posterior_p10: float | None = Field(default=None, description="10th percentile: with p90, the 80% interval")
+    posterior_p90: float | None = None
 
 
 class EvidenceMark(_Part):

@@ -1,159 +1,129 @@
-"""The operator API under ``/v1``: the route table, and the steering routes that publish or switch.
+"""The operator API under ``/v1``: the whole route table, its Starlette routes and its OpenAPI paths.
 
-Every route is guarded by :func:`streams.console.endpoint.endpoint` (token, CSRF, role, errors).
-Every write is recorded in ``operator_audit`` with the caller's ``sub`` in the same transaction as
-the write; a manual budget change is *published* (not applied): it goes through the executor's
-guardrails like any other request, and its audit row commits only if the broker acked.
-
-Route groups live in their own modules (reads, settings, approvals, ...) and are listed here once,
-so this table is the whole API at a glance.
+Every route is an :class:`Op`: method, path, the role it needs (VIEWER < EDITOR < ADMIN), the
+handler, and for writes the body model. The Starlette routes (each behind
+:func:`streams.console.endpoint.endpoint`: token, CSRF, role, errors) and the OpenAPI description
+are both built from this one table, so the document cannot list a route the server lacks or
+describe a body the handler does not validate. Every write is audited with the caller's ``sub``.
 """
 
 from __future__ import annotations
 
-import uuid
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from schemas.envelope import EntityId
-from schemas.events import BudgetChangeRequested, EntityLevel
-from schemas.money import CurrencyCode, Money
-from schemas.pipeline import VALUED_STAGES, StageValues, ValuedStage
-from streams.console import reads
+from streams.console import approvals, audit, controls, decisions, groups, reads, steering, tenants
 from streams.console.context import ContextOf
-from streams.console.endpoint import ApiError, Call, Endpoint, Handler, endpoint
-from streams.core.controls import killswitch, stage_values
-from streams.core.controls.audit import record_operator_action
-from streams.core.web import json_response, publish_or_raise
-
-RouteSpec = tuple[str, str, str, Handler]
-"""(method, path, role, handler)."""
+from streams.console.endpoint import Endpoint, Handler, endpoint
+from streams.core.openapi import FIREBASE, body, path_params, responses
 
 
-class BudgetChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    campaign_id: EntityId
-    group_id: EntityId | None = Field(default=None, description="Allocation group; defaults to the campaign")
-    entity_id: EntityId
-    entity_level: EntityLevel = "adset"
-    daily_budget_minor: int = Field(ge=0)
-    currency: CurrencyCode | None = None
-    change_id: EntityId | None = None
-    reason: str = Field(default="", max_length=500)
-
-
-class PauseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(default="", max_length=500)
-
-
-class StageValuesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    stage_values: dict[ValuedStage, NonNegativeInt] = Field(min_length=1,
-                                                            description="Stage -> value in minor units")
-
-
-def stage_values_body(tenant_id: str, values: StageValues) -> dict[str, object]:
-    return {"tenant_id": tenant_id, "currency": values.currency,
-            "stage_values": {stage: values.of(stage) for stage in VALUED_STAGES}}
-
-
-async def request_change(call: Call) -> Response:
-    res = call.context_of().res
-    change = await call.json(BudgetChangeIn)
-    tenant = call.tenant_id
-    async with res.pool.acquire() as conn, conn.transaction():
-        currency = change.currency or await conn.fetchval(
-            "SELECT currency FROM tenants WHERE tenant_id = $1", tenant) or res.settings.default_currency
-        change_id = change.change_id or f"op-{uuid.uuid4().hex}"
-        event = BudgetChangeRequested(
-            event_id=f"operator-{change_id}", tenant_id=tenant, occurred_at=res.clock.now(),
-            produced_at=res.clock.now(), change_id=change_id, group_id=change.group_id or change.campaign_id,
-            campaign_id=change.campaign_id, entity_id=change.entity_id, entity_level=change.entity_level,
-            requested_budget=Money(amount_minor=change.daily_budget_minor, currency=currency.strip()),
-            source="operator", requested_by=call.who.sub, reason=change.reason,
-        )
-        await record_operator_action(conn, tenant, call.who.sub, "budget_change_requested", change.entity_id,
-                                     change.model_dump() | {"change_id": change_id, "currency": currency.strip()})
-        # raising PublishFailed out of the transaction rolls the audit row back with it
-        await publish_or_raise(res.publisher, [event], call.context_of().config.publish_timeout_seconds)
-    return json_response("budget-changes", 202, {"change_id": change_id, "event_id": event.event_id})
-
-
-async def get_stage_values(call: Call) -> Response:
-    res = call.context_of().res
-    async with res.pool.acquire() as conn:
-        values = await stage_values.get_stage_values(conn, call.tenant_id, res.settings.default_currency)
-    return json_response("stage-values", 200, stage_values_body(call.tenant_id, values))
-
-
-async def put_stage_values(call: Call) -> Response:
-    res = call.context_of().res
-    body = await call.json(StageValuesIn)
-    async with res.pool.acquire() as conn:
-        try:  # validates, writes and audits (with the actor) in one transaction
-            values: dict[str, int | Money] = {stage: value for stage, value in body.stage_values.items()}
-            updated = await stage_values.set_stage_values(conn, call.tenant_id, values, actor=call.who.sub,
-                                                          default_currency=res.settings.default_currency)
-        except ValueError as exc:
-            raise ApiError(400, str(exc), "stage_values") from None
-    return json_response("stage-values", 200, stage_values_body(call.tenant_id, updated))
-
-
-def kill_switch(paused: bool) -> Handler:
-    async def handle(call: Call) -> Response:
-        res = call.context_of().res
-        campaign = call.request.path_params.get("campaign_id")
-        reason = (await call.json(PauseIn, allow_empty=True)).reason
-        async with res.pool.acquire() as conn, conn.transaction():
-            if paused:
-                await killswitch.pause(conn, call.tenant_id, campaign, call.who.sub, reason)
-                changed = True
-            else:
-                changed = await killswitch.resume(conn, call.tenant_id, campaign)
-            await record_operator_action(conn, call.tenant_id, call.who.sub, "pause" if paused else "resume",
-                                         campaign or "", {"reason": reason, "changed": changed})
-        return json_response("kill-switch", 200, {"tenant_id": call.tenant_id, "campaign_id": campaign,
-                                                  "paused": paused, "changed": changed})
-
-    return handle
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    role: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None
+    query: tuple[str, ...] = ()
+    ok: int = 200
 
 
 TENANT = "/v1/tenants/{tenant_id}"
 CAMPAIGN = TENANT + "/campaigns/{campaign_id}"
+GROUP = TENANT + "/groups/{group_id}"
+PERIOD = ("days", "from", "to")
 
-ROUTES: Sequence[RouteSpec] = (
-    ("GET", CAMPAIGN + "/history", "VIEWER", reads.campaign_history),
-    ("POST", TENANT + "/budget-changes", "EDITOR", request_change),
-    ("GET", TENANT + "/stage-values", "EDITOR", get_stage_values),
-    ("PUT", TENANT + "/stage-values", "EDITOR", put_stage_values),
-    ("POST", TENANT + "/pause", "ADMIN", kill_switch(True)),
-    ("POST", TENANT + "/resume", "ADMIN", kill_switch(False)),
-    ("POST", CAMPAIGN + "/pause", "ADMIN", kill_switch(True)),
-    ("POST", CAMPAIGN + "/resume", "ADMIN", kill_switch(False)),
+ROUTES: Sequence[Op] = (
+    # who and where
+    Op("GET", "/v1/me", "VIEWER", tenants.me, "The caller: subject, role, tenants"),
+    Op("GET", "/v1/tenants", "VIEWER", tenants.tenants, "Tenants the caller may see"),
+    # what a person sees
+    Op("GET", TENANT + "/overview", "VIEWER", tenants.overview, "A tenant's groups, money and waiting changes",
+       query=PERIOD),
+    Op("GET", GROUP, "VIEWER", groups.group_page, "A group's ad sets, beliefs, budgets and their history",
+       query=PERIOD),
+    Op("GET", GROUP + "/decisions", "VIEWER", decisions.group_decisions, "A group's decisions", query=("limit",)),
+    Op("GET", TENANT + "/decisions/{decision_id}", "VIEWER", decisions.decision, "Why a decision moved budget"),
+    Op("GET", TENANT + "/changes", "VIEWER", audit.changes, "The audit trail of budget changes",
+       query=(*PERIOD, "outcome", "entity_id", "campaign_id", "group_id", "decision_id", "before", "limit")),
+    Op("GET", CAMPAIGN + "/history", "VIEWER", reads.campaign_history, "Recent changes and decisions",
+       query=("limit",)),
+    Op("GET", TENANT + "/approvals", "VIEWER", approvals.waiting, "Changes waiting for a person"),
+    Op("GET", TENANT + "/automation", "VIEWER", controls.get_automation, "The tenant's automation mode"),
+    Op("GET", CAMPAIGN + "/automation", "VIEWER", controls.get_automation, "A campaign's automation mode"),
+    Op("GET", TENANT + "/limits", "VIEWER", controls.get_limits, "The tenant's guardrail limits"),
+    Op("GET", CAMPAIGN + "/limits", "VIEWER", controls.get_limits, "A campaign's guardrail limits"),
+    Op("GET", TENANT + "/stage-values", "VIEWER", controls.get_stage_values, "Pipeline-stage values"),
+    # what a person changes
+    Op("POST", TENANT + "/budget-changes", "EDITOR", steering.request_change,
+       "Request a manual budget change, subject to guardrails", steering.BudgetChangeIn, ok=202),
+    Op("PUT", TENANT + "/stage-values", "EDITOR", controls.put_stage_values, "Set pipeline-stage values",
+       controls.StageValuesIn),
+    Op("POST", TENANT + "/approvals/{change_id}", "EDITOR", approvals.review_change,
+       "Approve or reject a waiting change", approvals.VerdictIn, ok=202),
+    Op("POST", TENANT + "/decisions/{decision_id}/approval", "EDITOR", approvals.review_decision,
+       "Approve or reject every waiting change of a decision", approvals.VerdictIn, ok=202),
+    Op("PUT", GROUP + "/budget", "ADMIN", controls.put_group_budget, "Set a group's total daily budget",
+       controls.GroupBudgetIn),
+    Op("PUT", TENANT + "/entities/{entity_id}/bounds", "ADMIN", controls.put_bounds,
+       "Set an ad set's floor and cap", controls.BoundsIn),
+    Op("PUT", TENANT + "/limits", "ADMIN", controls.put_limits, "Override guardrail limits for the tenant",
+       controls.LimitsIn),
+    Op("PUT", CAMPAIGN + "/limits", "ADMIN", controls.put_limits, "Override guardrail limits for a campaign",
+       controls.LimitsIn),
+    Op("PUT", TENANT + "/automation", "EDITOR", controls.put_automation, "Set the tenant's automation mode",
+       controls.AutomationIn),
+    Op("PUT", CAMPAIGN + "/automation", "EDITOR", controls.put_automation, "Set a campaign's automation mode",
+       controls.AutomationIn),
+    Op("DELETE", CAMPAIGN + "/automation", "EDITOR", controls.delete_campaign_automation,
+       "A campaign follows its tenant's mode again"),
+    Op("POST", TENANT + "/pause", "ADMIN", steering.kill_switch(True), "Pause automation (kill switch)",
+       steering.PauseIn),
+    Op("POST", TENANT + "/resume", "ADMIN", steering.kill_switch(False), "Resume automation", steering.PauseIn),
+    Op("POST", CAMPAIGN + "/pause", "ADMIN", steering.kill_switch(True), "Pause a campaign's automation",
+       steering.PauseIn),
+    Op("POST", CAMPAIGN + "/resume", "ADMIN", steering.kill_switch(False), "Resume a campaign's automation",
+       steering.PauseIn),
 )
 
 
-def operator_routes(context_of: ContextOf, extra: Sequence[RouteSpec] = ()) -> list[Route]:
+def operator_routes(context_of: ContextOf, extra: Sequence[Op] = ()) -> list[Route]:
     """Starlette routes for :data:`ROUTES` (and ``extra`` groups), each behind :func:`endpoint`."""
-    by_path: dict[str, dict[str, tuple[str, Handler]]] = {}
-    for method, path, role, handler in (*ROUTES, *extra):
-        by_path.setdefault(path, {})[method] = (role, handler)
-    return [Route(path, _dispatch(context_of, path, methods), methods=list(methods))
-            for path, methods in by_path.items()]
+    by_path: dict[str, dict[str, Op]] = {}
+    for op in (*ROUTES, *extra):
+        by_path.setdefault(op.path, {})[op.method] = op
+    return [Route(path, _dispatch(context_of, path, ops), methods=list(ops)) for path, ops in by_path.items()]
 
 
-def _dispatch(context_of: ContextOf, path: str, methods: dict[str, tuple[str, Handler]]) -> Endpoint:
-    guarded = {m: endpoint(context_of, role, path, handler) for m, (role, handler) in methods.items()}
+def _dispatch(context_of: ContextOf, path: str, ops: dict[str, Op]) -> Endpoint:
+    guarded = {m: endpoint(context_of, op.role, path, op.handler) for m, op in ops.items()}
 
     async def serve(request: Request) -> Response:
         return await guarded[request.method](request)
 
     return serve
+
+
+def openapi_paths(extra: Sequence[Op] = ()) -> dict[str, Any]:
+    """The OpenAPI path items of the table (every one needs a Firebase ID token)."""
+    paths: dict[str, Any] = {}
+    for op in (*ROUTES, *extra):
+        params = path_params(*re.findall(r"{(\w+)}", op.path)) + [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in op.query]
+        codes = (op.ok, 400, 401, 403, 404, 503) if op.method == "GET" else (op.ok, 400, 401, 403, 404, 409, 413,
+                                                                             422, 503)
+        operation: dict[str, Any] = {"summary": f"{op.summary} ({op.role})", "security": FIREBASE,
+                                     "parameters": params, "responses": responses(*sorted(set(codes)))}
+        if op.body is not None:
+            operation["requestBody"] = body(op.body) | ({"required": False} if op.body is steering.PauseIn else {})
+        paths.setdefault(op.path, {})[op.method.lower()] = operation
+    return paths

@@ -14,8 +14,8 @@ import httpx
 from starlette.routing import BaseRoute
 
 from streams.console import context
-from streams.console.api import operator_routes
-from streams.console.openapi import paths
+from streams.console.api import openapi_paths, operator_routes
+from streams.console.session import session_routes
 from streams.console.settings import ConsoleSettings, load_console_settings
 from streams.core.faststream_app import lazy_app
 from streams.core.stage import Resources, Stage
@@ -42,10 +42,10 @@ class ConsoleStage(Stage):
         return self.context
 
     def routes(self, res: Resources) -> Sequence[BaseRoute]:
-        return operator_routes(self.running)
+        return [*operator_routes(self.running), *session_routes(self.running)]
 
     def openapi_paths(self) -> dict[str, Any]:
-        return paths()
+        return openapi_paths()
 
     async def start(self, res: Resources) -> None:
         self.context = context.build(res, self.config, self.jwks_transport)

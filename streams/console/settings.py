@@ -18,6 +18,14 @@ class ConsoleSettings(BaseSettings):
     publish_timeout_seconds: float = Field(default=10.0, gt=0, description="Broker ack wait before 503")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Larger request bodies get 413")
 
+    cookie_secure: bool = Field(default=True, description="Session cookies only over HTTPS (and localhost)")
+    firebase_web_api_key: str | None = Field(
+        default=None, description="Firebase web API key: email sign-in on the console page (public by design)")
+    identity_toolkit_url: str = Field(default="https://identitytoolkit.googleapis.com",
+                                      description="Where the page signs in by email (Firebase Identity Toolkit)")
+    dev_sign_in: bool = Field(default=False, description="Offer roasloop dev's role sign-in (set by roasloop dev)")
+    dev_tenant: str = Field(default="", description="The simulated tenant roasloop dev signs in to")
+
 
 def load_console_settings(**overrides: object) -> ConsoleSettings:
     """Read the environment; a bad value raises ConfigError naming the variable."""

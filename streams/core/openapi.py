@@ -43,13 +43,31 @@ def path_params(*names: str) -> list[dict[str, Any]]:
 
 
 def document(paths: Iterable[dict[str, Any]], title: str = "roasloop") -> dict[str, Any]:
+    """The whole document; nested models' schemas (pydantic's ``$defs``) move to ``components/schemas``,
+    where the bodies' ``$ref`` s point, so every reference resolves from the document's root."""
     merged: dict[str, Any] = {}
     for part in paths:
         for path, operations in part.items():
             merged.setdefault(path, {}).update(operations)
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": title, "version": "1"},
-        "paths": dict(sorted(merged.items())),
-        "components": {"securitySchemes": SECURITY_SCHEMES},
-    }
+    shared: dict[str, Any] = {}
+    for operations in merged.values():
+        for operation in operations.values():
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                _hoist(media["schema"], shared)
+    components: dict[str, Any] = {"securitySchemes": SECURITY_SCHEMES}
+    if shared:
+        components["schemas"] = dict(sorted(shared.items()))
+    return {"openapi": "3.1.0", "info": {"title": title, "version": "1"}, "paths": dict(sorted(merged.items())),
+            "components": components}
+
+
+def _hoist(schema: Any, shared: dict[str, Any]) -> None:
+    if isinstance(schema, dict):
+        for name, definition in schema.pop("$defs", {}).items():
+            shared[name] = definition
+            _hoist(definition, shared)
+        for value in schema.values():
+            _hoist(value, shared)
+    elif isinstance(schema, list):
+        for item in schema:
+            _hoist(item, shared)

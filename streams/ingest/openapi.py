@@ -21,6 +21,7 @@ def paths() -> dict[str, Any]:
             "responses": responses(302, 400, 404, 429)}},
         "/v1/clicks": {"post": {
             "summary": "Click batch from a producer", "security": [{"apiKey": []}],
-            "requestBody": body(schema={"type": "array", "items": ClickIn.model_json_schema()}),
+            "requestBody": body(schema={"type": "array", "items": ClickIn.model_json_schema(
+                ref_template="#/components/schemas/{model}")}),
             "responses": responses(200, 207, 400, 401, 413, 429, 503)}},
     }

@@ -65,13 +65,14 @@ def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSet
     targets = apply_hysteresis(allocation.budgets, current, settings.hysteresis, settings.min_change_minor)
     posterior = allocation.posterior
     assert posterior is not None
-    low, high = posterior.quantile(0.05, seed=seed), posterior.quantile(0.95, seed=seed)
+    low, p10, median, p90, high = posterior.quantiles((0.05, 0.1, 0.5, 0.9, 0.95), seed=seed)
     mean = posterior.mean
     shares = allocation.shares / allocation.shares.sum()
     allocations = [
         EntityAllocation(entity_id=e, share=float(shares[i]), budget_minor=int(targets[i]),
                          previous_budget_minor=int(current[i]) if current[i] > 0 else None,
-                         posterior_mean=float(mean[i]), posterior_low=float(low[i]), posterior_high=float(high[i]))
+                         posterior_mean=float(mean[i]), posterior_low=float(low[i]), posterior_high=float(high[i]),
+                         posterior_median=float(median[i]), posterior_p10=float(p10[i]), posterior_p90=float(p90[i]))
         for i, e in enumerate(ids)
     ]
     changed = [i for i in range(len(ids)) if targets[i] != current[i]]

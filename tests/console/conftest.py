@@ -34,5 +34,5 @@ async def console(settings: Settings, jwks_url: str, config: ConsoleSettings | N
     stage = ConsoleStage(config or ConsoleSettings())
     async with running_stages(s, [stage], clock) as runner:
         app = build_asgi(runner, manage_lifecycle=False)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.internal") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://console.internal") as c:
             yield Console(runner, c, s, stage)

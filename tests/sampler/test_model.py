@@ -65,3 +65,11 @@ def test_gamma_quantiles_of_one_factor_match_scipy() -> None:
     post = Posterior(("a",), np.array([5.0]), np.array([1.0]), np.array([1e6]), np.array([1e6]))
     q = post.quantile(0.95, draws=100_000)
     assert abs(q[0] - stats.gamma.ppf(0.95, 5.0)) < 0.1
+
+
+def test_several_quantiles_from_one_draw_equal_the_ones_taken_one_at_a_time() -> None:
+    post = Posterior(("a", "b"), np.array([2.0, 9.0]), np.array([1.0, 3.0]), np.array([5.0, 2.0]), np.array([1.0, 4.0]))
+    together = post.quantiles((0.05, 0.1, 0.5, 0.9, 0.95), seed=11)
+    for row, q in zip(together, (0.05, 0.1, 0.5, 0.9, 0.95), strict=True):
+        assert np.array_equal(row, post.quantile(q, seed=11))
+    assert (np.diff(together, axis=0) >= 0).all()  # ordered: p5 <= p10 <= median <= p90 <= p95

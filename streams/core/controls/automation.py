@@ -39,6 +39,10 @@ class Automation:
     """Which row set it (``default``: none did)."""
     version: int = 0
 
+    def as_dict(self) -> dict[str, object]:
+        return {"mode": self.mode, "scope": self.scope, "approval_threshold_pct": float(self.approval_threshold_pct),
+                "approval_ttl_hours": self.approval_ttl.total_seconds() / 3600, "version": self.version}
+
     def needs_approval(self, current_minor: int | None, target_minor: int) -> bool:
         """Whether a move from ``current_minor`` to ``target_minor`` must wait for a person."""
         if self.mode != "approval":

@@ -14,6 +14,7 @@ from typing import cast
 from schemas.money import Money
 from schemas.pipeline import STAGES, VALUED_STAGES, Canonical, StageValues, ValuedStage
 from streams.core.controls.audit import record_operator_action
+from streams.core.controls.versioned import StaleVersion
 from streams.core.db import Conn
 
 
@@ -43,25 +44,40 @@ def _minor(stage: str, value: int | Money, currency: str) -> int:
     return value
 
 
+async def stage_values_version(conn: Conn, tenant_id: str) -> int:
+    """A number that grows with every write of the tenant's stage values (0: never set)."""
+    return int(await conn.fetchval("SELECT coalesce(sum(version), 0) FROM stage_values WHERE tenant_id = $1",
+                                   tenant_id))
+
+
 async def set_stage_values(
     conn: Conn,
     tenant_id: str,
     values: Mapping[str, int | Money],
     actor: str | None = None,
     default_currency: str = "USD",
+    expected_version: int | None = None,
 ) -> StageValues:
     """Set some or all stage values (minor units, or Money in the tenant's currency); returns them all.
 
-    Raises ValueError (nothing written) for an unknown stage, a negative value or a wrong currency.
+    Raises ValueError (nothing written) for an unknown stage, a negative value or a wrong currency,
+    and :class:`~streams.core.controls.versioned.StaleVersion` when ``expected_version`` (what
+    :func:`stage_values_version` said when the values were shown) is no longer current.
     New values apply to stage changes from now on; credit already given is not revalued.
     """
     currency = await tenant_currency(conn, tenant_id, default_currency)
     checked = {stage: _minor(stage, value, currency) for stage, value in values.items()}
     async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('stage_values/' || $1))", tenant_id)
+        if expected_version is not None:
+            found = await stage_values_version(conn, tenant_id)
+            if found != expected_version:
+                raise StaleVersion(f"stage values of {tenant_id}", expected_version, found)
         for stage, minor in checked.items():
             await conn.execute(
                 "INSERT INTO stage_values (tenant_id, stage, value_minor, updated_by) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT (tenant_id, stage) DO UPDATE SET value_minor = $3, updated_by = $4, updated_at = now()",
+                " ON CONFLICT (tenant_id, stage) DO UPDATE SET value_minor = $3, updated_by = $4, updated_at = now(),"
+                " version = stage_values.version + 1",
                 tenant_id, stage, minor, actor,
             )
         if actor is not None:

@@ -26,6 +26,14 @@ def register(subparsers: Any) -> None:
                    help="on stopping, write the run's spend, revenue and decisions for `roasloop replay --from-file`")
     p.set_defaults(func=run_dev_command)
 
+    t = subparsers.add_parser("token", help="print an ID token of the dev issuer, for scripts against roasloop dev")
+    t.add_argument("--role", required=True, choices=("VIEWER", "EDITOR", "ADMIN"))
+    t.add_argument("--tenant", action="append", required=True, metavar="TENANT",
+                   help="a tenant the token may touch (repeat for several)")
+    t.add_argument("--sub", default="dev-script", help="the token's subject, recorded in the audit trail")
+    t.add_argument("--ttl", type=int, default=3600, help="seconds the token is valid (at most 86400)")
+    t.set_defaults(func=run_token_command)
+
 
 def run_dev_command(args: argparse.Namespace) -> int:
     from streams.lab.dev.runtime import DevOptions, run_dev
@@ -36,3 +44,19 @@ def run_dev_command(args: argparse.Namespace) -> int:
         export=Path(args.export) if args.export else None,
     )
     return run_dev(options)
+
+
+def run_token_command(args: argparse.Namespace) -> int:
+    import sys
+
+    from streams.lab.dev.issuer import DEFAULT_PATH, LocalIssuer
+
+    if not DEFAULT_PATH.exists():
+        print(f"roasloop token: no dev issuer in {DEFAULT_PATH.parent}: run `roasloop dev` in this directory first "
+              "(it creates the key the dev console trusts)", file=sys.stderr)
+        return 2
+    if not 0 < args.ttl <= 86_400 or not 0 < len(args.sub) <= 128:
+        print("roasloop token: --ttl must be 1..86400 seconds and --sub 1..128 characters", file=sys.stderr)
+        return 2
+    print(LocalIssuer.load(DEFAULT_PATH).token(args.role, args.tenant, sub=args.sub, ttl_seconds=args.ttl))
+    return 0

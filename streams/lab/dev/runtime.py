@@ -31,10 +31,15 @@ from streams.core.migrate import migrate
 from streams.core.settings import Settings, load_settings
 from streams.core.stage import StageRunner
 from streams.core.topics_admin import ensure_topics
+from streams.lab.dev.issuer import DEFAULT_PATH as ISSUER_PATH
+from streams.lab.dev.issuer import LocalIssuer
+from streams.lab.dev.sign_in import JWKS_PATH, DevSignIn
 from streams.lab.dev.summary import format_table, topic_counts
 from streams.stages import available_stages
 
 log = structlog.get_logger("roasloop.dev")
+DEV_TENANT = "dev"
+"""The tenant the console signs in to when no simulated market runs (``--no-simulate``)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class DevOptions:
     seconds_per_day: float = 6.0
     export: Path | None = None
     """Where to write the run's replayable records on stopping (the local broker's topics die with it)."""
+    issuer_path: Path = ISSUER_PATH
+    """The dev issuer's key (``roasloop token`` signs with the same one)."""
 
 
 @contextlib.contextmanager
@@ -109,36 +116,70 @@ async def run_async(options: DevOptions, settings: Settings) -> dict[str, Any]:
             sandbox.stop()
 
 
-async def _run_stack(options: DevOptions, settings: Settings, sandbox: Any) -> dict[str, Any]:
-    started = datetime.now(UTC)
+def console_sign_in(settings: Settings, port: int, tenant_id: str,
+                    issuer_path: Path = ISSUER_PATH) -> tuple[Settings, DevSignIn]:
+    """Trust the dev issuer's tokens (served by this process) and offer its sign-in on the console page."""
+    issuer = LocalIssuer.load_or_create(issuer_path)
+    settings = load_settings(**{**settings.model_dump(), "firebase_project_id": issuer.project,
+                                "firebase_jwks_url": f"http://{settings.http_host}:{port}{JWKS_PATH}"})
+    os.environ.update({"ROASLOOP_CONSOLE_DEV_SIGN_IN": "true", "ROASLOOP_CONSOLE_DEV_TENANT": tenant_id})
+    return settings, DevSignIn(issuer, tenant_id)
+
+
+@dataclass(frozen=True)
+class DevStack:
+    """A running dev stack: its stages, settings, sandbox (None with ``--no-simulate``) and address."""
+
+    runner: StageRunner
+    settings: Settings
+    sandbox: Any
+    base_url: str
+    tenant_id: str
+
+
+@contextlib.asynccontextmanager
+async def dev_stack(options: DevOptions, settings: Settings, sandbox: Any) -> AsyncIterator[DevStack]:
+    """Every stage behind one HTTP server, the console's dev sign-in, and the market playing through it."""
     clock: Clock = WallClock()
     if sandbox is not None:
         settings = load_settings(**{**settings.model_dump(), **sandbox.settings_overrides()})
         os.environ.update(sandbox.stage_environment())
         clock = sandbox.clock
+    tenant_id = sandbox.tenant_id if sandbox is not None else DEV_TENANT
+    settings, sign_in = console_sign_in(settings, options.port, tenant_id, options.issuer_path)
     await prepare(settings)
     if sandbox is not None:
         await sandbox.seed(settings)
-    runner = StageRunner(available_stages(), settings, clock=clock)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    summary: dict[str, Any] = {}
+    runner = StageRunner([*available_stages(), sign_in], settings, clock=clock)
     async with serve(runner, settings, options.port):
         base_url = f"http://{settings.http_host}:{options.port}"
         print(f"roasloop dev: stages {[s.name for s in runner.stages]} at {base_url} "
               f"(broker {settings.kafka_bootstrap_servers})", file=sys.stderr)
+        print(f"roasloop dev: console at {base_url}/console/ - sign in as VIEWER, EDITOR or ADMIN of {tenant_id}; "
+              f"for scripts: roasloop token --role EDITOR --tenant {tenant_id}", file=sys.stderr)
         async with contextlib.AsyncExitStack() as stack:
             if sandbox is not None:
                 from streams.lab.dev.simulation import playing
 
                 await stack.enter_async_context(playing(sandbox, base_url, options.seconds_per_day))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=options.duration)
+            yield DevStack(runner, settings, sandbox, base_url, tenant_id)
         if sandbox is not None:
-            await asyncio.sleep(1.0)  # let in-flight events settle before reading the topics
-            summary.update(await sandbox.summary(settings))
+            await asyncio.sleep(1.0)  # the market stopped: let in-flight events settle before the stages stop
+
+
+async def _run_stack(options: DevOptions, settings: Settings, sandbox: Any) -> dict[str, Any]:
+    started = datetime.now(UTC)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    summary: dict[str, Any] = {}
+    async with dev_stack(options, settings, sandbox) as stack:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=options.duration)
+        settings = stack.settings
+    if sandbox is not None:
+        summary.update(await sandbox.summary(settings))
     summary["topics"] = await topic_counts(settings)
     if options.export is not None:
         await export_run(settings, options.export, started)
