@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck bench clean kubectl
+.PHONY: dev test lint typecheck bench clean kubectl chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ dev: $(STAMP)-dev
 	$(BIN)/roasloop dev $(ARGS)
 
 ## make test: install what the tests need and run them
-test: $(STAMP)-test kubectl
+test: $(STAMP)-test kubectl chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## kubectl renders the Kubernetes manifests in the suite (tests/deploy/test_k8s_render.py). Kept
@@ -35,6 +35,20 @@ kubectl:
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get install -y -qq kubernetes-client > /dev/null 2>&1 \
 	    || { apt-get update -qq && apt-get install -y -qq kubernetes-client; }; \
+	}
+
+## chromium is the real browser the console's tests drive (tests/console/test_browser.py), through
+## Playwright with the distribution's Chromium: Playwright's own browser download cannot work here.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get > /dev/null 2>&1; then \
+	    echo "make test needs Chromium at /usr/bin/chromium for the console's browser tests; as root on Debian: apt-get install chromium" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "installing Chromium (Debian package chromium)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq chromium > /dev/null 2>&1 \
+	    || { apt-get update -qq && apt-get install -y -qq chromium; }; \
 	}
 
 lint: $(STAMP)-test

@@ -1,4 +1,9 @@
-"""The stages roasloop knows, in pipeline order. A stage that has not landed yet is skipped."""
+"""The stages roasloop runs, in pipeline order, and how a process gets a fresh instance of one.
+
+Stage modules are imported by name so ``roasloop run executor`` loads only the executor's code. Each
+call builds a new instance (its settings are read when it subscribes): two runners in one process -
+tests, ``roasloop dev`` started twice - never share a stage's state.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +18,10 @@ def load_stage(name: str) -> Stage:
     if name not in STAGE_NAMES:
         raise KeyError(f"unknown stage {name!r}; stages are: {', '.join(STAGE_NAMES)}")
     module = importlib.import_module(f"streams.{name}.app")
-    stage = module.stage
+    stage = type(module.stage)()
     assert isinstance(stage, Stage)
     return stage
 
 
-def available_stages() -> list[Stage]:
-    """Every stage whose package exists (later issues plug theirs in)."""
-    stages = []
-    for name in STAGE_NAMES:
-        try:
-            stages.append(load_stage(name))
-        except ModuleNotFoundError as exc:
-            if exc.name not in (f"streams.{name}", f"streams.{name}.app"):
-                raise
-    return stages
+def all_stages() -> list[Stage]:
+    return [load_stage(name) for name in STAGE_NAMES]

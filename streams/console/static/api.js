@@ -54,6 +54,14 @@ export function money(minor, currency) {
   } catch { return `${value.toFixed(2)} ${currency}`; }
 }
 
+// A short money label for a chart's axis: $12.3K.
+export function compactMoney(minor, currency) {
+  const value = minor / 10 ** exponent(currency);
+  try {
+    return new Intl.NumberFormat("en", {style: "currency", currency, notation: "compact", maximumFractionDigits: 1}).format(value);
+  } catch { return value.toFixed(0); }
+}
+
 // What a person typed in major units ("125.50"), as minor units; anything that is not a number is
 // passed on as typed, so the API names what is wrong with it next to the field.
 export function toMinor(text, currency) {

@@ -52,7 +52,7 @@ async function waitingBadge(tenant) {
   } catch { badge.hidden = true; }
 }
 
-export async function render() {
+export async function render(flash) {
   const {parts, query} = parse(location.hash || "#/");
   if (parts[0] === "sign-in" || session.me === null) {
     shell(null, null);
@@ -70,7 +70,7 @@ export async function render() {
   const tenant = parts[1], page = parts[2] || "overview";
   shell(tenant, page === "g" || page === "d" ? "overview" : page);
   waitingBadge(tenant);
-  const ctx = {tenant, query, me: session.me, can: role => can(session.me, role), rerender: render};
+  const ctx = {tenant, query, me: session.me, can: role => can(session.me, role), rerender: (_, text) => render(text)};
   view.innerHTML = `<p class="muted">Loading…</p>`;
   try {
     if (page === "g") await renderGroup(view, ctx, parts[3]);
@@ -79,6 +79,14 @@ export async function render() {
     else if (page === "audit") await renderAudit(view, ctx);
     else if (page === "settings") await renderSettings(view, ctx);
     else await renderOverview(view, ctx);
+    if (typeof flash === "string") {
+      const note = document.createElement("div");
+      note.className = "notice ok";
+      note.setAttribute("role", "status");
+      note.dataset.testid = "flash";
+      note.textContent = flash;
+      view.prepend(note);
+    }
   } catch (error) {
     if (error.status === 401) return;
     view.innerHTML = `<div class="notice error" role="alert">${esc(error.message || error)}</div>`;

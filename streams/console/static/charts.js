@@ -54,7 +54,7 @@ function path(points) {
 }
 
 // series: [{name, values, color, band: [[low, high] | null, ...]}]
-export function lines(el, labels, series, fmt = v => v.toFixed(2), {zero = true} = {}) {
+export function lines(el, labels, series, fmt = v => v.toFixed(2), {zero = true, axis = null} = {}) {
   const all = series.flatMap(s => [...s.values, ...(s.band || []).flatMap(b => b || [])]);
   const s = scale(all, zero ? 0 : null), xa = xAxis(labels);
   let body = "";
@@ -71,7 +71,7 @@ export function lines(el, labels, series, fmt = v => v.toFixed(2), {zero = true}
       body += `<circle cx="${xa.x(i)}" cy="${s.y(v)}" r="2.6" fill="${ser.color}"><title>${esc(ser.name)} ${esc(labels[i])}: ${esc(fmt(v))}${esc(band)}</title></circle>`;
     });
   }
-  el.innerHTML = `<svg viewBox="0 0 ${W} ${H}" role="img">${yAxis(s, fmt)}${xa.svg}${body}</svg>${legend(series)}`;
+  el.innerHTML = `<svg viewBox="0 0 ${W} ${H}" role="img">${yAxis(s, axis || fmt)}${xa.svg}${body}</svg>${legend(series)}`;
 }
 
 // series: [{name, values (fractions summing to 1 per x), color}]

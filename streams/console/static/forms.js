@@ -27,7 +27,8 @@ export function notice(form, text, kind) {
   form.prepend(div);
 }
 
-// Wire `form` to `send(values)`; `done(result)` after a success. Returns nothing: the form shows the outcome.
+// Wire `form` to `send(values)`. After a success `done(result, okText)` runs (a page redraw that shows
+// okText on top), or without `done` the form itself says okText. A refusal is shown on the form.
 export function bind(form, send, done, okText = "Saved.") {
   form.addEventListener("submit", async event => {
     event.preventDefault();
@@ -37,8 +38,8 @@ export function bind(form, send, done, okText = "Saved.") {
     if (button) button.disabled = true;
     try {
       const result = await send(values);
-      notice(form, okText, "ok");
-      if (done) await done(result);
+      if (done) await done(result, okText);
+      else notice(form, okText, "ok");
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       const name = (error.field || "").split(".").find(part => form.querySelector(`[name="${part}"]`));

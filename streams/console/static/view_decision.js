@@ -4,12 +4,16 @@
 import {api, esc, money, pct, ratio, when} from "./api.js";
 import {bind, field} from "./forms.js";
 
-function checks(change) {
+// Checks whose limit and observed value are budgets (minor units); the others count changes.
+const MONEY_CHECKS = new Set(["platform_minimum", "entity_floor", "entity_cap", "cumulative_change"]);
+
+function checks(change, currency) {
   if (!change || !change.guardrails || !change.guardrails.length) return "";
+  const show = (g, v) => v === null || v === undefined ? "" : MONEY_CHECKS.has(g.name) ? money(v, currency) : esc(v);
   return `<table class="checks"><tbody>${change.guardrails.map(g => `<tr>
     <td class="${g.passed ? "pass" : "fail"}">${g.passed ? "✓" : "✗"} ${esc(g.name)}</td>
-    <td class="num">${g.limit === null || g.limit === undefined ? "" : `limit ${esc(g.limit)}`}</td>
-    <td class="num">${g.observed === null || g.observed === undefined ? "" : `observed ${esc(g.observed)}`}</td>
+    <td class="num">${g.limit === null || g.limit === undefined ? "" : `limit ${show(g, g.limit)}`}</td>
+    <td class="num">${g.observed === null || g.observed === undefined ? "" : `observed ${show(g, g.observed)}`}</td>
     <td class="muted">${esc(g.detail)}</td></tr>`).join("")}</tbody></table>`;
 }
 
@@ -38,7 +42,7 @@ export async function renderDecision(view, ctx, decisionId) {
         <td class="num">${a.change ? money(a.change.applied_budget_minor ?? a.change.target_budget_minor, c) : "–"}</td>
         <td>${a.change ? `<span class="pill ${esc(a.change.status)}" data-testid="outcome">${esc(a.change.status)}</span>
           ${a.change.reviewed_by ? `<br><span class="muted">by ${esc(a.change.reviewed_by)}</span>` : ""}` : '<span class="muted">no change</span>'}</td>
-        <td>${checks(a.change)}</td></tr>`).join("")}
+        <td>${checks(a.change, c)}</td></tr>`).join("")}
     </tbody></table></div>`;
   const form = view.querySelector("#decision-review");
   if (form) {

@@ -1,7 +1,7 @@
 // One allocation group: each ad set's money, belief and budget; how shares and beliefs moved;
 // why the latest decision moved budget; and, for those allowed, the group's levers.
 
-import {api, esc, majorText, money, pct, ratio, toMinor, when} from "./api.js";
+import {api, compactMoney, esc, majorText, money, pct, ratio, toMinor, when} from "./api.js";
 import * as charts from "./charts.js";
 import {bind, field, numberOrText} from "./forms.js";
 import {modePill, periodPicker} from "./view_overview.js";
@@ -112,7 +112,8 @@ function drawCharts(view, data) {
     band: s.decisions.map(d => d.roas[e] ? [d.roas[e][0], d.roas[e][2]] : null)})));
   charts.lines(view.querySelector("#daily"), s.days.map(d => d.slice(5)), [
     {name: "spend", values: s.spend_minor, color: charts.color(1)},
-    {name: "pipeline revenue", values: s.revenue_minor, color: charts.color(0)}], v => money(v, c));
+    {name: "pipeline revenue", values: s.revenue_minor, color: charts.color(0)}], v => money(v, c),
+    {axis: v => compactMoney(v, c)});
   const names = {url: "URL parameters", fingerprint: "fingerprint", probabilistic: "probabilistic"};
   charts.bars(view.querySelector("#mix"), Object.keys(names).filter(k => k in data.attribution_mix)
     .map(k => ({name: names[k], value: data.attribution_mix[k]})), v => `${v} deals`);

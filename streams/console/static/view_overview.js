@@ -1,7 +1,7 @@
 // A tenant at a glance: money in and out, how deals were attributed, and every allocation group
 // with its budget, automation mode and waiting changes.
 
-import {api, esc, money, ratio, when} from "./api.js";
+import {api, compactMoney, esc, money, ratio, when} from "./api.js";
 import * as charts from "./charts.js";
 
 export function periodPicker(ctx, base) {
@@ -49,7 +49,7 @@ export async function renderOverview(view, ctx) {
   charts.lines(view.querySelector("#daily"), data.daily.map(d => d.day.slice(5)), [
     {name: "spend", values: data.daily.map(d => d.spend_minor), color: charts.color(1)},
     {name: "pipeline revenue", values: data.daily.map(d => d.revenue_minor), color: charts.color(0)},
-  ], v => money(v, c));
+  ], v => money(v, c), {axis: v => compactMoney(v, c)});
   const names = {url: "URL parameters", fingerprint: "fingerprint", probabilistic: "probabilistic", none: "unattributed"};
   charts.bars(view.querySelector("#mix"), Object.keys(names).filter(k => k in data.attribution_mix)
     .map(k => ({name: names[k], value: data.attribution_mix[k]})), v => `${v} deals`);

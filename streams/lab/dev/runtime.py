@@ -35,7 +35,7 @@ from streams.lab.dev.issuer import DEFAULT_PATH as ISSUER_PATH
 from streams.lab.dev.issuer import LocalIssuer
 from streams.lab.dev.sign_in import JWKS_PATH, DevSignIn
 from streams.lab.dev.summary import format_table, topic_counts
-from streams.stages import available_stages
+from streams.stages import all_stages
 
 log = structlog.get_logger("roasloop.dev")
 DEV_TENANT = "dev"
@@ -135,6 +135,8 @@ class DevStack:
     sandbox: Any
     base_url: str
     tenant_id: str
+    market_stop: asyncio.Event | None = None
+    """Set it to stop the simulated market early (the stages keep running)."""
 
 
 @contextlib.asynccontextmanager
@@ -150,7 +152,7 @@ async def dev_stack(options: DevOptions, settings: Settings, sandbox: Any) -> As
     await prepare(settings)
     if sandbox is not None:
         await sandbox.seed(settings)
-    runner = StageRunner([*available_stages(), sign_in], settings, clock=clock)
+    runner = StageRunner([*all_stages(), sign_in], settings, clock=clock)
     async with serve(runner, settings, options.port):
         base_url = f"http://{settings.http_host}:{options.port}"
         print(f"roasloop dev: stages {[s.name for s in runner.stages]} at {base_url} "
@@ -158,11 +160,12 @@ async def dev_stack(options: DevOptions, settings: Settings, sandbox: Any) -> As
         print(f"roasloop dev: console at {base_url}/console/ - sign in as VIEWER, EDITOR or ADMIN of {tenant_id}; "
               f"for scripts: roasloop token --role EDITOR --tenant {tenant_id}", file=sys.stderr)
         async with contextlib.AsyncExitStack() as stack:
+            market_stop = None
             if sandbox is not None:
                 from streams.lab.dev.simulation import playing
 
-                await stack.enter_async_context(playing(sandbox, base_url, options.seconds_per_day))
-            yield DevStack(runner, settings, sandbox, base_url, tenant_id)
+                market_stop = await stack.enter_async_context(playing(sandbox, base_url, options.seconds_per_day))
+            yield DevStack(runner, settings, sandbox, base_url, tenant_id, market_stop)
         if sandbox is not None:
             await asyncio.sleep(1.0)  # the market stopped: let in-flight events settle before the stages stop
 

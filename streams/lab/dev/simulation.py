@@ -195,12 +195,12 @@ class Sandbox:
 
 
 @contextlib.asynccontextmanager
-async def playing(sandbox: Sandbox, ingress_url: str, seconds_per_day: float) -> AsyncIterator[Sandbox]:
-    """Play the market until the block ends, then stop it cleanly."""
+async def playing(sandbox: Sandbox, ingress_url: str, seconds_per_day: float) -> AsyncIterator[asyncio.Event]:
+    """Play the market until the block ends (or the yielded event is set), then stop it cleanly."""
     stop = asyncio.Event()
     task = asyncio.create_task(sandbox.play(ingress_url, stop, seconds_per_day))
     try:
-        yield sandbox
+        yield stop
     finally:
         stop.set()
         try:
