@@ -9,7 +9,6 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from streams.lab.dev.issuer import firebase_claims
 from streams.lab.sandbox.serve import BackgroundServer
 
 PROJECT = "roasloop-test"
@@ -52,9 +52,8 @@ class Issuer:
         return {"keys": out}
 
     def claims(self, **overrides: Any) -> dict[str, Any]:
-        now = int(time.time())
-        base = {"iss": f"https://securetoken.google.com/{PROJECT}", "aud": PROJECT, "sub": "user-1",
-                "iat": now - 10, "auth_time": now - 60, "exp": now + 3600, "role": "VIEWER"}
+        """A valid Firebase ID token's claims (VIEWER of every tenant), with ``overrides``; None drops one."""
+        base = firebase_claims(PROJECT, "user-1", "VIEWER")
         return {k: v for k, v in (base | overrides).items() if v is not None}
 
     def token(self, kid: str | None = "k1", signing_kid: str | None = None, **overrides: Any) -> str:
