@@ -14,6 +14,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from schemas.envelope import Envelope
 from schemas.events import (
     AdClicked,
+    AlertNotified,
     AllocationDecided,
     BudgetChangeRequested,
     BudgetChangeSettled,
@@ -32,6 +33,7 @@ EVENT_MODELS: tuple[type[Envelope], ...] = (
     AllocationDecided,
     BudgetChangeRequested,
     BudgetChangeSettled,
+    AlertNotified,
 )
 MODEL_BY_TYPE: dict[str, type[Envelope]] = {m.__name__: m for m in EVENT_MODELS}
 
@@ -43,7 +45,8 @@ AnyEvent = Annotated[
     | SpendReported
     | AllocationDecided
     | BudgetChangeRequested
-    | BudgetChangeSettled,
+    | BudgetChangeSettled
+    | AlertNotified,
     Field(discriminator="event_type"),
 ]
 _ANY_EVENT: TypeAdapter[Envelope] = TypeAdapter(AnyEvent)

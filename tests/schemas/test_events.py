@@ -10,6 +10,7 @@ import pytest
 
 from schemas import (
     AdClicked,
+    AlertNotified,
     AllocationDecided,
     BudgetChangeRequested,
     BudgetChangeSettled,
@@ -65,6 +66,9 @@ EXAMPLES: list[Envelope] = [
                         outcome="clamped", currency=USD, requested_budget_minor=75_00, previous_budget_minor=50_00,
                         applied_budget_minor=60_00, attempts=1,
                         guardrails=[GuardrailResult(name="cumulative_6h", passed=False, detail="clamped to 20%")]),
+    AlertNotified(**envelope("9"), alert_id="roas_collapse-0123456789abcdef", rule="roas_collapse", subject="s1",
+                  notice="raised", severity="warning", episode=1, title="Ad set s1: pipeline ROAS below 1.0",
+                  facts={"posterior_high": 0.8, "entity_id": "s1"}, raised_at=AT),
 ]
 
 
