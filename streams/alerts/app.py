@@ -70,7 +70,7 @@ class AlertsStage(Stage):
 
     def subscribe(self, res: Resources) -> None:
         cfg = self.config
-        self.alerting = Alerting(Defaults(cfg.webhook_url, cfg.default_recipients))
+        self.alerting = Alerting(cfg.defaults())
         res.consume(BUDGET_OUTCOMES, group=GROUP + ".outcomes", batching=BATCH,
                     processor=Processor(GROUP + ".outcomes", self.outcomes))
         res.consume(DECISIONS, group=GROUP + ".decisions", batching=BATCH, processor=Processor(None, self.decisions))

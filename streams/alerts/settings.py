@@ -1,8 +1,9 @@
 """The alerts stage's own settings (``ROASLOOP_ALERTS_*``), checked once at start.
 
 The thresholds every rule is judged by are inherited from
-:class:`streams.core.controls.alert_thresholds.AlertThresholds` (same variable names), because the
-console shows and overrides them per tenant without the stage's process settings.
+:class:`streams.core.controls.alert_thresholds.AlertThresholds`, and the default channels from
+:class:`streams.core.controls.alert_channels.AlertChannelSettings` (same variable names), because the
+console shows them and checks a tenant's overrides by the same rules without the stage's settings.
 
 Cadences (``*_interval_seconds``, ``send_timeout_seconds``) are wall time: they say how often the
 stage looks. Everything judged - windows, cooldowns, retry backoff - is on the stage's clock, so a
@@ -11,17 +12,17 @@ test or the dev stack's fast clock moves them with event time.
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from streams.core.controls.alert_channels import check_recipients, check_webhook_url
+from streams.core.controls.alert_channels import AlertChannelSettings
 from streams.core.controls.alert_thresholds import AlertThresholds
 from streams.core.settings import load_settings
 
 
-class AlertsSettings(AlertThresholds):
+class AlertsSettings(AlertThresholds, AlertChannelSettings):
     model_config = SettingsConfigDict(env_prefix="ROASLOOP_ALERTS_", env_file=None, extra="ignore", frozen=True)
 
     sweep_interval_seconds: float = Field(default=30.0, gt=0, le=3600,
@@ -34,11 +35,6 @@ class AlertsSettings(AlertThresholds):
     max_attempts: int = Field(default=12, ge=1, le=100, description="A delivery is given up after this many")
     channel_failures: int = Field(default=3, ge=1, le=100,
                                   description="Consecutive failures that make a channel unreachable (an alert)")
-    allow_local_webhooks: bool = Field(default=False,
-                                       description="Accept http://127.0.0.1 webhooks (dev and tests only)")
-
-    webhook_url: SecretStr | None = Field(default=None, description="Slack-compatible webhook for every tenant")
-    email_to: str | None = Field(default=None, description="Comma-separated recipients for every tenant")
     email_from: str = Field(default="roasloop@localhost", description="Sender address of alert e-mails")
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: no e-mail")
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -49,23 +45,6 @@ class AlertsSettings(AlertThresholds):
 
     reports: bool = Field(default=True, description="Send each tenant's daily report")
     report_hour: int = Field(default=7, ge=0, le=23, description="Local hour after which yesterday's report goes")
-
-    @field_validator("email_to")
-    @classmethod
-    def _recipients(cls, value: str | None) -> str | None:
-        if value:
-            check_recipients([a for a in value.split(",") if a.strip()])
-        return value or None
-
-    @property
-    def default_recipients(self) -> tuple[str, ...]:
-        return tuple(check_recipients([a for a in self.email_to.split(",") if a.strip()])) if self.email_to else ()
-
-    @model_validator(mode="after")
-    def _webhook(self) -> Self:
-        if self.webhook_url is not None:  # the message names the problem, never the URL
-            check_webhook_url(self.webhook_url.get_secret_value(), allow_local=self.allow_local_webhooks)
-        return self
 
 
 def load_alerts_settings(**overrides: object) -> AlertsSettings:

@@ -23,7 +23,7 @@ from schemas.envelope import EntityId
 from schemas.events import BudgetChangeRequested, EntityLevel
 from schemas.money import CurrencyCode, Money
 from schemas.pipeline import VALUED_STAGES, StageValues, ValuedStage
-from streams.console import reads
+from streams.console import alerts, reads
 from streams.console.context import ContextOf
 from streams.console.endpoint import ApiError, Call, Endpoint, Handler, endpoint
 from streams.core.controls import killswitch, stage_values
@@ -138,6 +138,7 @@ ROUTES: Sequence[RouteSpec] = (
     ("POST", TENANT + "/resume", "ADMIN", kill_switch(False)),
     ("POST", CAMPAIGN + "/pause", "ADMIN", kill_switch(True)),
     ("POST", CAMPAIGN + "/resume", "ADMIN", kill_switch(False)),
+    *alerts.ROUTES,
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from streams.console import alerts
 from streams.console.api import BudgetChangeIn, PauseIn, StageValuesIn
 from streams.core.openapi import FIREBASE, body, path_params, responses
 
@@ -24,6 +25,7 @@ def paths() -> dict[str, Any]:
                     "parameters": path_params("tenant_id"),
                     "requestBody": body(StageValuesIn),
                     "responses": responses(200, 400, 401, 403)}},
+        **alerts.paths(),
     }
     for scope, extra in (("/v1/tenants/{tenant_id}", ()), ("/v1/tenants/{tenant_id}/campaigns/{campaign_id}",
                                                                ("campaign_id",))):

@@ -27,11 +27,13 @@ import httpx
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.core.controls.audit import record_operator_action
 from streams.core.controls.limit_overrides import StaleVersion
 from streams.core.db import Conn
+from streams.core.settings import load_settings
 
 ChannelKind = Literal["webhook", "email"]
 KINDS: tuple[ChannelKind, ...] = ("webhook", "email")
@@ -114,6 +116,42 @@ def hint(kind: ChannelKind, destination: Any) -> str:
     local, _, domain = addresses[0].partition("@")
     more = f", +{len(addresses) - 1}" if len(addresses) > 1 else ""
     return f"{local[:1]}…@{domain}{more}"
+
+
+class AlertChannelSettings(BaseSettings):
+    """The channels of tenants that set none, and whether local webhooks are accepted (``ROASLOOP_ALERTS_*``).
+
+    Read by the alerts stage (which sends) and the console (which shows where alerts go and checks
+    a tenant's webhook URL by the same rule).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ROASLOOP_ALERTS_", env_file=None, extra="ignore", frozen=True)
+
+    webhook_url: SecretStr | None = Field(default=None, description="Slack-compatible webhook for every tenant")
+    email_to: str | None = Field(default=None, description="Comma-separated recipients for every tenant")
+    allow_local_webhooks: bool = Field(default=False,
+                                       description="Accept http://127.0.0.1 webhooks (dev and tests only)")
+
+    @field_validator("email_to")
+    @classmethod
+    def _recipients(cls, value: str | None) -> str | None:
+        if value:
+            check_recipients([a for a in value.split(",") if a.strip()])
+        return value or None
+
+    @model_validator(mode="after")
+    def _webhook(self) -> AlertChannelSettings:
+        if self.webhook_url is not None:  # the message names the problem, never the URL
+            check_webhook_url(self.webhook_url.get_secret_value(), allow_local=self.allow_local_webhooks)
+        return self
+
+    def defaults(self) -> Defaults:
+        listed = [a for a in (self.email_to or "").split(",") if a.strip()]
+        return Defaults(self.webhook_url, tuple(check_recipients(listed)) if listed else ())
+
+
+def alert_channel_settings() -> AlertChannelSettings:
+    return load_settings(AlertChannelSettings)
 
 
 @dataclass(frozen=True)
