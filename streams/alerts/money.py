@@ -33,7 +33,11 @@ def span(delta: timedelta) -> str:
 
 async def change_failures(alerting: Alerting, fx: Effects, th: Thresholds, tenant_id: str, campaign_id: str,
                           at: datetime) -> None:
-    """N blocked or failed budget changes in a campaign within the window."""
+    """N blocked or failed budget changes in a campaign within the window; clears when the window holds none.
+
+    Clearing at zero rather than below N keeps a campaign whose guardrails block now and then from
+    raising and resolving every few changes.
+    """
     window = th.seconds("change_failures_window_seconds")
     row = await fx.conn.fetchrow(
         "SELECT count(*) FILTER (WHERE outcome = 'blocked') AS blocked, count(*) FILTER (WHERE outcome = 'failed')"
@@ -49,9 +53,9 @@ async def change_failures(alerting: Alerting, fx: Effects, th: Thresholds, tenan
             "the sampler decided: check the campaign's guardrail limits and the executor's audit trail.",
             {"campaign_id": campaign_id, "blocked": blocked, "failed": failed,
              "window_hours": window / timedelta(hours=1)}))
-    elif blocked + failed < th.change_failures_count:
+    elif blocked + failed == 0:
         await alerting.clear(fx, tenant_id, CHANGE_FAILURES, campaign_id,
-                             f"{blocked + failed} blocked or failed in the last {span(window)}")
+                             f"no change blocked or failed in the last {span(window)}")
 
 
 async def meta_trouble(alerting: Alerting, fx: Effects, th: Thresholds, tenant_id: str, at: datetime) -> None:

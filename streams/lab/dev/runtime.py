@@ -31,6 +31,7 @@ from streams.core.migrate import migrate
 from streams.core.settings import Settings, load_settings
 from streams.core.stage import StageRunner
 from streams.core.topics_admin import ensure_topics
+from streams.lab.dev.faults import Fault, inject
 from streams.lab.dev.summary import format_table, topic_counts
 from streams.stages import available_stages
 
@@ -48,6 +49,8 @@ class DevOptions:
     seconds_per_day: float = 6.0
     export: Path | None = None
     """Where to write the run's replayable records on stopping (the local broker's topics die with it)."""
+    faults: tuple[Fault, ...] = ()
+    """Faults to inject on schedule (``--fault``), to see the alerts arrive."""
 
 
 @contextlib.contextmanager
@@ -134,6 +137,9 @@ async def _run_stack(options: DevOptions, settings: Settings, sandbox: Any) -> d
                 from streams.lab.dev.simulation import playing
 
                 await stack.enter_async_context(playing(sandbox, base_url, options.seconds_per_day))
+                if options.faults:
+                    faults = asyncio.create_task(inject(list(options.faults), sandbox, runner))
+                    stack.callback(faults.cancel)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=options.duration)
         if sandbox is not None:
