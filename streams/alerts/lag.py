@@ -7,8 +7,9 @@ against the partition's end. A group that never committed on a topic does not co
 counts nothing there.
 
 Two broker quirks shape it: the local broker cannot answer an offset fetch for "all partitions"
-(so the partitions are named), and it can undercount a partition's end
-(:func:`streams.core.topic_reader.true_end_offsets` corrects that).
+(so the partitions are named), and it can undercount a partition's end by the size of its last
+record batch. That correction (:func:`streams.core.topic_reader.true_end_offsets`) costs a fetch
+per partition every sweep, so it is not made: lag can only be underestimated, by one batch.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from streams.core.broker import client_options
 from streams.core.db import Conn
 from streams.core.naming import catalog_topics, unprefixed
 from streams.core.settings import Settings
-from streams.core.topic_reader import partitions_of, true_end_offsets
+from streams.core.topic_reader import partitions_of
 
 
 class LagProbe:
@@ -54,8 +55,7 @@ class LagProbe:
         try:
             admin, consumer = await self._open()
             tps = await partitions_of(consumer, catalog_topics(self.settings))
-            consumer.assign(tps)
-            ends = await true_end_offsets(consumer, tps)
+            ends = await consumer.end_offsets(tps)  # one request; the local broker may undercount (see above)
             prefix = self.settings.topic_prefix
             lags: dict[str, int] = {}
             for group, _protocol in await admin.list_consumer_groups():
