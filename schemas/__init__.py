@@ -4,6 +4,7 @@ from schemas.codec import AnyEvent, InvalidEvent, decode, decode_as, encode
 from schemas.envelope import Envelope
 from schemas.events import (
     AdClicked,
+    AlertNotified,
     AllocationDecided,
     BudgetChangeRequested,
     BudgetChangeReviewed,
@@ -21,6 +22,7 @@ from schemas.money import Money, SignedMoney
 
 __all__ = [
     "AdClicked",
+    "AlertNotified",
     "AllocationDecided",
     "AnyEvent",
     "BudgetChangeRequested",

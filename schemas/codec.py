@@ -14,6 +14,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from schemas.envelope import Envelope
 from schemas.events import (
     AdClicked,
+    AlertNotified,
     AllocationDecided,
     BudgetChangeRequested,
     BudgetChangeReviewed,
@@ -34,6 +35,7 @@ EVENT_MODELS: tuple[type[Envelope], ...] = (
     BudgetChangeRequested,
     BudgetChangeReviewed,
     BudgetChangeSettled,
+    AlertNotified,
 )
 MODEL_BY_TYPE: dict[str, type[Envelope]] = {m.__name__: m for m in EVENT_MODELS}
 
@@ -46,7 +48,8 @@ AnyEvent = Annotated[
     | AllocationDecided
     | BudgetChangeRequested
     | BudgetChangeReviewed
-    | BudgetChangeSettled,
+    | BudgetChangeSettled
+    | AlertNotified,
     Field(discriminator="event_type"),
 ]
 _ANY_EVENT: TypeAdapter[Envelope] = TypeAdapter(AnyEvent)

@@ -315,8 +315,38 @@ class BudgetChangeSettled(Envelope):
         return self
 
 
+AlertNoticeKind = Literal["raised", "reminder", "resolved"]
+Severity = Literal["info", "warning", "critical"]
+FactValue = str | int | float | bool | None
+
+
+class AlertNotified(Envelope):
+    """A moment in an alert's life that people are told about (``alerts.v1``).
+
+    ``alert_id`` is stable per condition - one tenant, one rule, one subject (a campaign, an ad set,
+    a consumer group, a topic) - so a condition that holds for hours is one alert: ``raised`` once,
+    a ``reminder`` only after the cooldown, ``resolved`` when it clears. ``episode`` counts how often
+    the same condition came back. ``event_id`` is ``alert-<alert_id>-<n>`` for the alert's n-th
+    notice, so a republish after a crash carries the same id. Facts are numbers and ids, never a
+    secret or a person's data.
+    """
+
+    event_type: Literal["AlertNotified"] = "AlertNotified"
+    alert_id: EntityId
+    rule: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z_]*$")
+    subject: str = Field(max_length=200)
+    notice: AlertNoticeKind
+    severity: Severity
+    episode: int = Field(ge=1)
+    title: str = Field(min_length=1, max_length=300)
+    detail: str = Field(default="", max_length=4000)
+    facts: dict[str, FactValue] = Field(default_factory=dict)
+    raised_at: AwareDatetime = Field(description="When this episode of the condition began")
+
+
 __all__ = [
     "AdClicked",
+    "AlertNotified",
     "AllocationDecided",
     "BudgetChangeRequested",
     "BudgetChangeReviewed",

@@ -94,3 +94,10 @@ def to_minor(amount: str | int | float, currency: str) -> int:
         raise ValueError(f"{amount!r} is not a finite amount")
     scaled = (value * (10 ** MINOR_UNIT_EXPONENT[currency])).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return int(scaled)
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    """Minor units as people read them: ``123456, "USD"`` -> ``"1,234.56 USD"`` (exact, via Decimal)."""
+    exponent = MINOR_UNIT_EXPONENT.get(currency, 2)
+    value = Decimal(amount_minor).scaleb(-exponent)
+    return f"{value:,.{exponent}f} {currency}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from schemas.envelope import Envelope
 from schemas.events import (
     AdClicked,
+    AlertNotified,
     AllocationDecided,
     BudgetChangeRequested,
     BudgetChangeReviewed,
@@ -87,8 +88,13 @@ BUDGET_OUTCOMES = Topic(
     retention_days=365,
 )
 
+ALERTS = Topic(
+    "alerts.v1", AlertNotified, 6, by_tenant, "Alerts raised, reminded and resolved", retention_days=90,
+)
+
 CATALOG: tuple[Topic, ...] = (
     CLICKS, DEAL_STAGES, CONVERSIONS, REVENUE, SPEND, DECISIONS, BUDGET_REQUESTS, BUDGET_REVIEWS, BUDGET_OUTCOMES,
+    ALERTS,
 )
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOG}
 BY_MODEL: dict[type[Envelope], Topic] = {t.model: t for t in CATALOG}

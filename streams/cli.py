@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "streams.executor.cli",
     "streams.attribution.cli",
     "streams.revenue.cli",
+    "streams.alerts.cli",
 )
 LAB_COMMANDS = "streams.lab.cli"
 LAB_ABSENT = ("analysts' and developers' commands (roasloop dev, simulate, replay, export, train-ctr) "

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.events import AdClicked, ContactSignals, DealStageChanged, SpendReported
 from schemas.money import Money
-from schemas.pipeline import StageValues
+from schemas.pipeline import StageValues, canonical_stage
 from streams.revenue import valuation
 from streams.revenue.valuation import DealState
 
@@ -105,7 +105,7 @@ def _path(rng: random.Random) -> list[str]:
 def expected_total(events: list[DealStageChanged], confidence: float, values: StageValues) -> int:
     state = DealState()
     for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
-        stage = valuation.canonical_stage(event.stage_id)
+        stage = canonical_stage(event.stage_id)
         if stage is None:
             continue
         amount = event.amount.amount_minor if event.amount and event.amount.currency == values.currency else None

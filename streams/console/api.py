@@ -11,31 +11,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from streams.console import approvals, audit, controls, decisions, groups, reads, steering, tenants
+from streams.console import alerts, approvals, audit, controls, decisions, groups, reads, steering, tenants
 from streams.console.context import ContextOf
-from streams.console.endpoint import Endpoint, Handler, endpoint
+from streams.console.endpoint import Endpoint, endpoint
+from streams.console.op import Op
 from streams.core.openapi import FIREBASE, body, path_params, responses
-
-
-@dataclass(frozen=True)
-class Op:
-    method: str
-    path: str
-    role: str
-    handler: Handler
-    summary: str
-    body: type[BaseModel] | None = None
-    query: tuple[str, ...] = ()
-    ok: int = 200
-
 
 TENANT = "/v1/tenants/{tenant_id}"
 CAMPAIGN = TENANT + "/campaigns/{campaign_id}"
@@ -93,6 +79,7 @@ ROUTES: Sequence[Op] = (
        steering.PauseIn),
     Op("POST", CAMPAIGN + "/resume", "ADMIN", steering.kill_switch(False), "Resume a campaign's automation",
        steering.PauseIn),
+    *alerts.ROUTES,
 )
 
 

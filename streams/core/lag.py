@@ -15,7 +15,7 @@ from faststream.kafka import KafkaBroker
 from streams.core.metrics import CONSUMER_LAG
 
 
-def _consumers(broker: KafkaBroker) -> list[tuple[str, Any]]:
+def consumers(broker: KafkaBroker) -> list[tuple[str, Any]]:
     found = []
     for subscriber in broker.subscribers:
         group = getattr(subscriber, "group_id", None) or ""
@@ -28,7 +28,7 @@ def _consumers(broker: KafkaBroker) -> list[tuple[str, Any]]:
 def observe_lag(broker: KafkaBroker) -> dict[tuple[str, str, int], int]:
     """Update the lag gauge for every assigned partition; return what was observed."""
     observed: dict[tuple[str, str, int], int] = {}
-    for group, consumer in _consumers(broker):
+    for group, consumer in consumers(broker):
         try:
             assignment = consumer.assignment()
         except Exception:

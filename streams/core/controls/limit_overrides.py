@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import NonNegativeInt, TypeAdapter, ValidationError
-from pydantic.fields import FieldInfo
 
 from streams.core.controls.limits import OVERRIDABLE, TENANT_WIDE, GuardrailSettings
-from streams.core.controls.versioned import save_row
+from streams.core.controls.versioned import field_adapter, save_row
 from streams.core.db import Conn
 
 BOUND_FIELDS = ("floor_minor", "cap_minor")
@@ -31,14 +30,8 @@ _COLUMN_MAX = {"max_changes_per_entity_hour": 2**31 - 1, "max_actions_per_campai
 _BIGINT_MAX = 2**63 - 1
 
 
-def _adapter(info: FieldInfo) -> TypeAdapter[Any]:
-    """A validator of one settings field with its bounds (``ge``, ``le`` ...), without the rest of the model."""
-    annotated: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-    return TypeAdapter(annotated)
-
-
 _CHECKS: dict[str, TypeAdapter[Any]] = {
-    **{name: _adapter(info) for name, info in GuardrailSettings.model_fields.items() if name in OVERRIDABLE},
+    **{name: field_adapter(info) for name, info in GuardrailSettings.model_fields.items() if name in OVERRIDABLE},
     **dict.fromkeys(BOUND_FIELDS, TypeAdapter(NonNegativeInt)),
 }
 

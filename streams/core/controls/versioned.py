@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import TypeAdapter
+from pydantic.fields import FieldInfo
 
 from streams.core.controls.audit import record_operator_action
 from streams.core.db import Conn
@@ -67,3 +70,10 @@ async def save_row(conn: Conn, table: str, key: dict[str, str], changes: dict[st
                                      {**key, "changes": {k: _json(v) for k, v in changes.items()},
                                       "version": version})
     return int(version)
+
+
+def field_adapter(info: FieldInfo) -> TypeAdapter[Any]:
+    """A validator of one settings field with its bounds (``ge``, ``le`` ...), without the rest of the model:
+    an operator's override is checked by the very rule the setting itself obeys."""
+    annotated: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    return TypeAdapter(annotated)

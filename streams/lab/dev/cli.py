@@ -9,6 +9,7 @@ without them.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--export", metavar="FILE.jsonl", default=None,
                    help="on stopping, write the run's spend, revenue and decisions for `roasloop replay --from-file`")
+    p.add_argument("--fault", dest="faults", action="append", default=[], metavar="KIND@START+LENGTH",
+                   help="break something on schedule (wall seconds): meta-throttle@20+30, meta-timeout@20+30, "
+                        "stall:GROUP@20+30 (e.g. stall:revenue); alerts arrive at the local sinks")
     p.set_defaults(func=run_dev_command)
 
     t = subparsers.add_parser("token", help="print an ID token of the dev issuer, for scripts against roasloop dev")
@@ -36,12 +40,18 @@ def register(subparsers: Any) -> None:
 
 
 def run_dev_command(args: argparse.Namespace) -> int:
+    from streams.lab.dev.faults import parse_fault
     from streams.lab.dev.runtime import DevOptions, run_dev
 
+    try:
+        faults = tuple(parse_fault(spec) for spec in args.faults)
+    except ValueError as exc:
+        print(f"roasloop dev: {exc}", file=sys.stderr)
+        return 2
     options = DevOptions(
         port=args.port, duration=args.duration, simulate=args.simulate, scenario=args.scenario,
         seed=args.seed, as_json=args.json, seconds_per_day=args.seconds_per_day,
-        export=Path(args.export) if args.export else None,
+        export=Path(args.export) if args.export else None, faults=faults,
     )
     return run_dev(options)
 

@@ -31,6 +31,7 @@ from streams.core.migrate import migrate
 from streams.core.settings import Settings, load_settings
 from streams.core.stage import StageRunner
 from streams.core.topics_admin import ensure_topics
+from streams.lab.dev.faults import Fault, inject
 from streams.lab.dev.issuer import DEFAULT_PATH as ISSUER_PATH
 from streams.lab.dev.issuer import LocalIssuer
 from streams.lab.dev.sign_in import JWKS_PATH, DevSignIn
@@ -55,6 +56,8 @@ class DevOptions:
     """Where to write the run's replayable records on stopping (the local broker's topics die with it)."""
     issuer_path: Path = ISSUER_PATH
     """The dev issuer's key (``roasloop token`` signs with the same one)."""
+    faults: tuple[Fault, ...] = ()
+    """Faults to inject on schedule (``--fault``), to see the alerts arrive."""
 
 
 @contextlib.contextmanager
@@ -165,6 +168,9 @@ async def dev_stack(options: DevOptions, settings: Settings, sandbox: Any) -> As
                 from streams.lab.dev.simulation import playing
 
                 market_stop = await stack.enter_async_context(playing(sandbox, base_url, options.seconds_per_day))
+                if options.faults:
+                    faults = asyncio.create_task(inject(list(options.faults), sandbox, runner))
+                    stack.callback(faults.cancel)
             yield DevStack(runner, settings, sandbox, base_url, tenant_id, market_stop)
         if sandbox is not None:
             await asyncio.sleep(1.0)  # the market stopped: let in-flight events settle before the stages stop

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from streams.lab.sandbox.market import Market
 from streams.lab.sandbox.market_types import ClickRecord
 from streams.lab.sandbox.meta import create_meta_app
 from streams.lab.sandbox.meta_state import MetaState
+from streams.lab.sandbox.notify_sinks import SmtpSink, WebhookSink
 from streams.lab.sandbox.serve import BackgroundServer
 
 log = structlog.get_logger("roasloop.dev.simulation")
@@ -65,6 +67,8 @@ class Sandbox:
     urls: dict[str, str] = field(default_factory=dict)
     start_budgets: dict[str, int] = field(default_factory=dict)
     stats: LiveStats | None = None
+    smtp: SmtpSink | None = None
+    webhook: WebhookSink | None = None
 
     @classmethod
     def start(cls, scenario: str | None, seed: int, seconds_per_day: float) -> Sandbox:
@@ -79,11 +83,15 @@ class Sandbox:
             server = BackgroundServer(app)
             sandbox.urls[name] = server.start()
             sandbox.servers.append(server)
+        sandbox.smtp, sandbox.webhook = SmtpSink(on_message=_show).start(), WebhookSink(on_message=_show).start()
         return sandbox
 
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
+        for sink in (self.smtp, self.webhook):
+            if sink is not None:
+                sink.stop()
 
     @property
     def tenant_id(self) -> str:
@@ -123,6 +131,32 @@ class Sandbox:
             "ROASLOOP_INGEST_RATE_LIMIT_PER_SECOND": "5000",
             "ROASLOOP_INGEST_RATE_LIMIT_BURST": "5000",
             **SAMPLER_ENVIRONMENT,
+            **self.alerts_environment(),
+        }
+
+    def alerts_environment(self) -> dict[str, str]:
+        """Alerts go to the local sinks; durations that stand for "a while" are a few wall seconds.
+
+        Thresholds are on the stage's (fast) clock: a simulated day passes in seconds, so a
+        cooldown, a lag that lasts, an intent that hangs are set to what a person watching the run
+        would call long (in wall seconds, scaled), and retries back off in wall seconds too.
+        """
+        assert self.smtp is not None and self.webhook is not None
+        wall = self.clock.scale
+
+        def seconds(n: float) -> str:
+            return f"{n * wall:.0f}"
+
+        return {
+            "ROASLOOP_ALERTS_WEBHOOK_URL": self.webhook.url, "ROASLOOP_ALERTS_ALLOW_LOCAL_WEBHOOKS": "true",
+            "ROASLOOP_ALERTS_EMAIL_TO": "ops@example.com", "ROASLOOP_ALERTS_SMTP_HOST": "127.0.0.1",
+            "ROASLOOP_ALERTS_SMTP_PORT": str(self.smtp.port), "ROASLOOP_ALERTS_SMTP_SECURITY": "none",
+            "ROASLOOP_ALERTS_SWEEP_INTERVAL_SECONDS": "2", "ROASLOOP_ALERTS_DELIVERY_INTERVAL_SECONDS": "1",
+            "ROASLOOP_ALERTS_COOLDOWN_SECONDS": seconds(60), "ROASLOOP_ALERTS_LAG_SECONDS": seconds(5),
+            "ROASLOOP_ALERTS_LAG_RECORDS": "200", "ROASLOOP_ALERTS_EXECUTING_SECONDS": seconds(5),
+            "ROASLOOP_ALERTS_META_TROUBLE_SECONDS": seconds(3),
+            "ROASLOOP_ALERTS_DEAD_LETTERS_QUIET_SECONDS": seconds(20),
+            "ROASLOOP_ALERTS_RETRY_BASE_SECONDS": seconds(1), "ROASLOOP_ALERTS_RETRY_MAX_SECONDS": seconds(20),
         }
 
     async def seed(self, settings: Settings) -> None:
@@ -185,6 +219,7 @@ class Sandbox:
         ]
         ad_to_campaign = {ad.ad_id: a.campaign_id for a in ents.adsets() for ad in a.ads}
         summary = await campaign_summary(settings, campaigns, ad_to_campaign, self.market.budgets())
+        summary["alerts"] = await alerts_summary(settings, self)
         summary["simulation"] = {
             "scenario": self.market.scenario.name, "seed": self.market.seed,
             "days": self.stats.days if self.stats else 0, "clicks_played": self.stats.clicks if self.stats else 0,
@@ -192,6 +227,24 @@ class Sandbox:
             "meta_budget_changes": len(self.meta.change_log),
         }
         return summary
+
+
+def _show(message: dict[str, Any]) -> None:
+    """Each alert as it lands at a local sink, one line on stderr."""
+    first = (message.get("subject") or message.get("text") or "").split("\n")[0].strip("*")
+    print(f"roasloop dev: alert at the {message['channel']} sink: {first}", file=sys.stderr)
+
+
+async def alerts_summary(settings: Settings, sandbox: Sandbox) -> dict[str, Any]:
+    """Notices per rule and kind, and what reached the sinks."""
+    conn = await connect(settings)
+    try:
+        rows = await conn.fetch("SELECT rule, notice, count(*) AS n FROM alert_notices GROUP BY rule, notice")
+    finally:
+        await conn.close()
+    return {"notices": {f"{r['rule']}.{r['notice']}": int(r["n"]) for r in rows},
+            "email_received": len(sandbox.smtp.messages) if sandbox.smtp else 0,
+            "webhook_received": len(sandbox.webhook.messages) if sandbox.webhook else 0}
 
 
 @contextlib.asynccontextmanager
