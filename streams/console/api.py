@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from streams.console import alerts, approvals, audit, controls, decisions, groups, reads, steering, tenants
+from streams.console import alerts, approvals, audit, controls, decisions, groups, health, reads, steering, tenants
 from streams.console.context import ContextOf
 from streams.console.endpoint import Endpoint, endpoint
 from streams.console.op import Op
@@ -44,6 +44,8 @@ ROUTES: Sequence[Op] = (
     Op("GET", CAMPAIGN + "/history", "VIEWER", reads.campaign_history, "Recent changes and decisions",
        query=("limit",)),
     Op("GET", TENANT + "/approvals", "VIEWER", approvals.waiting, "Changes waiting for a person"),
+    Op("GET", TENANT + "/health", "VIEWER", health.health,
+       "Consumer lag, dead letters, changes left executing, insights, alert channels"),
     Op("GET", TENANT + "/automation", "VIEWER", controls.get_automation, "The tenant's automation mode"),
     Op("GET", CAMPAIGN + "/automation", "VIEWER", controls.get_automation, "A campaign's automation mode"),
     Op("GET", TENANT + "/limits", "VIEWER", controls.get_limits, "The tenant's guardrail limits"),

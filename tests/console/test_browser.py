@@ -287,4 +287,9 @@ async def test_the_numbers_on_the_page_equal_the_databases(
                                      " AND entity_id = $2 AND day BETWEEN $3 AND $4", stack.tenant_id, entity,
                                      *window)
         assert _minor(await row.locator("[data-col=spend]").text_content() or "") == expected
+    await page.goto(f"{stack.base_url}/console/#/t/{stack.tenant_id}/health")
+    await page.wait_for_selector("[data-testid=lag]")
+    executing = await db.fetchval("SELECT count(*) FROM ad_change_history WHERE tenant_id = $1"
+                                  " AND status = 'executing'", stack.tenant_id)
+    assert await page.text_content("[data-testid=executing]") == str(executing)
     await page.context.close()

@@ -120,3 +120,22 @@ async def test_the_audit_trail_filters_by_outcome_and_pages_by_time(
     assert "platform_response" not in blocked["changes"][0]
     wrong = await api.client.get("/v1/tenants/acme/changes?outcome=teleported", headers=viewer(issuer))
     assert wrong.status_code == 400 and wrong.json()["field"] == "outcome"
+
+
+async def test_health_shows_lag_dead_letters_and_changes_left_executing(
+        api: Console, issuer: Issuer, db_pool: asyncpg.Pool[Any]) -> None:
+    at = datetime(2026, 5, 10, 12, tzinfo=UTC)
+    await db_pool.executemany("INSERT INTO alert_lag_samples (group_name, observed_at, lag) VALUES ($1, $2, $3)",
+                              [("sampler", at, 5), ("sampler", at.replace(hour=13), 250), ("revenue", at, 0)])
+    await db_pool.executemany(
+        "INSERT INTO alert_dead_letters (dlq_topic, dlq_partition, dlq_offset, tenant_id, origin_topic, error_type,"
+        " seen_at) VALUES ('spend.v1.dlq', 0, $1, $2, 'spend.v1', 'InvalidEvent', $3)",
+        [(0, "acme", at), (1, None, at), (2, "globex", at)])
+    await db_pool.execute(
+        "INSERT INTO ad_change_history (change_id, event_id, tenant_id, group_id, campaign_id, entity_id, entity_level,"
+        " status, currency, requested_budget_minor, requested_at, decided_at) VALUES ('x', 'x', 'acme', 'c1', 'c1',"
+        " 'as1', 'adset', 'executing', 'USD', 100, $1, $1)", at)
+    body = (await api.client.get("/v1/tenants/acme/health", headers=viewer(issuer))).json()
+    assert {g["group_name"]: g["lag"] for g in body["consumer_lag"]} == {"sampler": 250, "revenue": 0}
+    assert body["dead_letters"] == [{"origin_topic": "spend.v1", "dead_letters": 2, "last_at": at.isoformat()}]
+    assert body["executing"] == {"changes": 1, "oldest": at.isoformat()}

@@ -7,6 +7,7 @@ import {renderApprovals} from "./view_approvals.js";
 import {renderAudit} from "./view_audit.js";
 import {renderDecision} from "./view_decision.js";
 import {renderGroup} from "./view_group.js";
+import {renderHealth} from "./view_health.js";
 import {renderOverview} from "./view_overview.js";
 import {renderSettings} from "./view_settings.js";
 import {renderSignIn} from "./view_signin.js";
@@ -78,6 +79,7 @@ export async function render(flash) {
     else if (page === "approvals") await renderApprovals(view, ctx);
     else if (page === "audit") await renderAudit(view, ctx);
     else if (page === "settings") await renderSettings(view, ctx);
+    else if (page === "health") await renderHealth(view, ctx);
     else await renderOverview(view, ctx);
     if (typeof flash === "string") {
       const note = document.createElement("div");
