@@ -254,6 +254,14 @@ async def test_bad_input_is_shown_next_to_the_field_and_a_colleagues_save_is_a_c
     assert conflict and "Someone else saved" in conflict
     assert await db.fetchval("SELECT total_daily_budget_minor FROM group_budgets WHERE tenant_id = $1"
                              " AND group_id = $2", stack.tenant_id, group) == 40_000
+    # the newcomer's task: a 24-hour velocity window for one campaign, in one place
+    await first.fill("#campaign-limits input[name=change_window_hours]", "24")
+    await first.click("#campaign-limits button[type=submit]")
+    await first.wait_for_selector("[data-testid=flash]")
+    stored = await db.fetchrow("SELECT campaign_id, change_window_hours, max_change_fraction FROM guardrail_overrides"
+                               " WHERE tenant_id = $1", stack.tenant_id)
+    assert stored is not None and stored["campaign_id"] != "" and stored["change_window_hours"] == 24
+    assert stored["max_change_fraction"] is None  # only what was changed is overridden
     for page in (first, second):
         await page.context.close()
 

@@ -4,6 +4,7 @@
 import {api, compactMoney, esc, majorText, money, pct, ratio, toMinor, when} from "./api.js";
 import * as charts from "./charts.js";
 import {bind, field, numberOrText} from "./forms.js";
+import {bindLimits, limitsForm} from "./limits_form.js";
 import {modePill, periodPicker} from "./view_overview.js";
 
 const STAGES = ["lead", "appointment", "won", "lost", "unmapped"];
@@ -21,7 +22,7 @@ function byKind(a, c) {
   return Object.entries(a.revenue_by_kind).map(([k, v]) => `${k} ${money(v, c)}`).join("<br>") || "–";
 }
 
-function levers(ctx, data) {
+function levers(ctx, data, limits) {
   const c = data.currency, t = encodeURIComponent(ctx.tenant);
   let out = "";
   if (ctx.can("ADMIN")) {
@@ -30,6 +31,7 @@ function levers(ctx, data) {
         ${field("total_daily_budget_minor", `Daily budget (${c})`, majorText(data.total_budget.minor ?? data.total_budget.budgeted_minor, c))}
         <input type="hidden" name="expected_version" value="${data.total_budget.version}"></div>
         <button type="submit">Save budget</button></form>
+      ${limitsForm("campaign-limits", `Guardrail limits for campaign ${data.campaign_id}`, limits)}
       <div class="card"><h2>Kill switch</h2><p class="muted">Stops every automated change of campaign ${esc(data.campaign_id)}.</p>
         <button type="button" class="${data.paused ? "" : "danger"}" id="kill-switch">${data.paused ? "Resume automation" : "Pause automation"}</button></div>
     </div>`;
@@ -56,6 +58,8 @@ export async function renderGroup(view, ctx, group) {
   const [data, recent] = await Promise.all([
     api("GET", `/v1/tenants/${t}/groups/${g}?days=${encodeURIComponent(days)}`),
     api("GET", `/v1/tenants/${t}/groups/${g}/decisions?limit=20`)]);
+  const limits = ctx.can("ADMIN")
+    ? await api("GET", `/v1/tenants/${t}/campaigns/${encodeURIComponent(data.campaign_id)}/limits`) : null;
   const latest = data.latest_decision
     ? await api("GET", `/v1/tenants/${t}/decisions/${encodeURIComponent(data.latest_decision.decision_id)}`) : null;
   const c = data.currency;
@@ -89,14 +93,14 @@ export async function renderGroup(view, ctx, group) {
       <div class="card"><h2>Daily spend vs pipeline revenue</h2><div class="chart" id="daily"></div></div>
       <div class="card"><h2>How deals were attributed</h2><div class="chart" id="mix"></div></div>
     </div>
-    ${levers(ctx, data)}
+    ${levers(ctx, data, limits)}
     <div class="card"><h2>Decisions</h2><table data-testid="decisions"><thead><tr><th>When</th><th>Why</th>
       <th class="num">Changes</th></tr></thead><tbody>${recent.decisions.map(d => `<tr>
       <td><a href="#/t/${t}/d/${encodeURIComponent(d.decision_id)}">${when(d.decided_at)}</a></td>
       <td>${esc(d.reason || "")}${d.paused ? ' <span class="pill paused">paused</span>' : ""}</td>
       <td class="num">${d.requests}</td></tr>`).join("")}</tbody></table></div>`;
   drawCharts(view, data);
-  wire(view, ctx, data);
+  wire(view, ctx, data, limits);
 }
 
 function drawCharts(view, data) {
@@ -123,7 +127,7 @@ function version(values) {
   return values.expected_version === undefined ? undefined : Number(values.expected_version);
 }
 
-function wire(view, ctx, data) {
+function wire(view, ctx, data, limits) {
   const t = encodeURIComponent(ctx.tenant), g = encodeURIComponent(data.group_id), c = data.currency;
   const campaign = encodeURIComponent(data.campaign_id);
   const budget = view.querySelector("#budget-form");
@@ -140,6 +144,8 @@ function wire(view, ctx, data) {
       await ctx.rerender();
     });
   }
+  const campaignLimits = view.querySelector("#campaign-limits");
+  if (campaignLimits) bindLimits(campaignLimits, `/v1/tenants/${t}/campaigns/${campaign}/limits`, limits, ctx.rerender);
   const change = view.querySelector("#change-form");
   if (change) bind(change, v => api("POST", `/v1/tenants/${t}/budget-changes`, {
     campaign_id: data.campaign_id, group_id: data.group_id, entity_id: v.entity_id,

@@ -4,13 +4,8 @@
 
 import {api, esc, majorText, money, toMinor} from "./api.js";
 import {bind, field, numberOrText} from "./forms.js";
+import {bindLimits, limitsForm, limitsTable} from "./limits_form.js";
 import {modePill} from "./view_overview.js";
-
-const LIMIT_LABELS = {
-  max_changes_per_entity_hour: "Changes per ad set per hour", max_actions_per_campaign_hour: "Actions per campaign per hour",
-  change_window_hours: "Velocity window (hours)", max_change_fraction: "Largest move in the window (fraction)",
-  policy: "Beyond a limit", platform_min_budget_minor: "Platform minimum (minor units)",
-};
 
 export async function renderSettings(view, ctx) {
   const t = encodeURIComponent(ctx.tenant);
@@ -28,12 +23,7 @@ export async function renderSettings(view, ctx) {
         <button type="submit">Save mode</button>
         ${admin ? `<button type="button" id="tenant-switch-kill" class="${overview.paused ? "" : "danger"}">${overview.paused ? "Resume all automation" : "Pause all automation"}</button>` : ""}</form>`
       : readOnly("Automation", `${modePill(mode.mode, overview.paused)}`)}
-    ${admin ? `<form class="card" id="limits"><h2>Guardrail limits</h2><div class="inline">
-        ${Object.entries(LIMIT_LABELS).map(([k, label]) => field(k, label, limits.effective[k],
-          k === "policy" ? {options: ["clamp", "block"]} : {width: "7rem", help: `from ${limits.sources[k] || "settings"}`})).join("")}
-        <input type="hidden" name="expected_version" value="${limits.version}"></div><button type="submit">Save limits</button></form>`
-      : readOnly("Guardrail limits", `<table>${Object.entries(LIMIT_LABELS).map(([k, label]) =>
-          `<tr><td>${esc(label)}</td><td class="num">${esc(limits.effective[k])}</td></tr>`).join("")}</table>`)}
+    ${admin ? limitsForm("limits", "Guardrail limits for the tenant", limits) : limitsTable("Guardrail limits", limits)}
     ${editor ? `<form class="card" id="stage-values"><h2>Pipeline stage values (${esc(c)})</h2><div class="inline">
         ${Object.entries(values.stage_values).map(([s, v]) => field(s, s, majorText(v, c))).join("")}
         <input type="hidden" name="expected_version" value="${values.version}"></div><button type="submit">Save stage values</button></form>`
@@ -49,19 +39,8 @@ export async function renderSettings(view, ctx) {
       await ctx.rerender();
     });
   }
-  const limitsForm = view.querySelector("#limits");
-  if (limitsForm) {
-    // only what the person changed becomes the tenant's override; the rest keeps following its layer
-    bind(limitsForm, v => {
-      const body = {expected_version: Number(v.expected_version)};
-      for (const k of Object.keys(LIMIT_LABELS)) {
-        const raw = String(v[k]).trim();
-        if (raw === String(limits.effective[k])) continue;
-        body[k] = k === "policy" ? raw : numberOrText(raw);
-      }
-      return api("PUT", `/v1/tenants/${t}/limits`, body);
-    }, ctx.rerender);
-  }
+  const limits_ = view.querySelector("#limits");
+  if (limits_) bindLimits(limits_, `/v1/tenants/${t}/limits`, limits, ctx.rerender);
   const valuesForm = view.querySelector("#stage-values");
   if (valuesForm) {
     bind(valuesForm, v => api("PUT", `/v1/tenants/${t}/stage-values`, {
