@@ -1,0 +1,53 @@
+"""Everything roasloop keeps, as one text to search: every row of every table in the test's schema
+and every record (key, value, headers) of every topic of the catalog and its dead-letter topic.
+
+The secret-echo and personal-data tests look for a value in it: whatever path a value took, if it
+was stored or published anywhere, it is in here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from schemas.topics import CATALOG
+from streams.core.naming import topic_name
+from streams.core.settings import Settings
+from streams.core.topic_reader import read_topic
+
+
+async def all_rows(pool: asyncpg.Pool[Any], settings: Settings) -> dict[str, str]:
+    """Table -> its rows as text (``row::text``: every column, JSON and arrays included)."""
+    tables = [r["table_name"] for r in await pool.fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
+        settings.database_schema)]
+    out = {}
+    for table in tables:
+        rows = await pool.fetch(f'SELECT t::text AS row FROM "{settings.database_schema}"."{table}" t')
+        out[table] = "\n".join(r["row"] for r in rows)
+    return out
+
+
+async def all_records(settings: Settings) -> dict[str, str]:
+    """Topic -> its records as text (key, value and headers, decoded leniently)."""
+    out = {}
+    for topic in CATALOG:
+        for name in (topic.name, topic.dlq):
+            records = await read_topic(settings, topic_name(settings, name), wait_s=3)
+            out[name] = "\n".join(
+                " ".join([(r.key or b"").decode(errors="replace"), (r.value or b"").decode(errors="replace"),
+                          *(f"{k}={v.decode(errors='replace')}" for k, v in (r.headers or ()))])
+                for r in records)
+    return out
+
+
+async def everything_stored(pool: asyncpg.Pool[Any], settings: Settings) -> dict[str, str]:
+    return {**{f"table {k}": v for k, v in (await all_rows(pool, settings)).items()},
+            **{f"topic {k}": v for k, v in (await all_records(settings)).items()}}
+
+
+def places_holding(needle: str, texts: dict[str, str]) -> list[str]:
+    """Where ``needle`` occurs, as is or JSON-escaped (case-insensitive)."""
+    forms = {needle.lower(), needle.lower().replace("/", "\\/"), needle.lower().replace("@", "\\u0040")}
+    return sorted(where for where, text in texts.items() if any(f in text.lower() for f in forms))
