@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 EMAIL = re.compile(r"[A-Za-z0-9._+\-]+(?:@|%40)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
@@ -45,6 +45,15 @@ def scrub(text: str) -> str:
     return text
 
 
+REDACTED_VALUE = "[redacted]"
+
+
 def has_personal_data(text: str) -> bool:
-    """Whether ``text`` (or its URL-decoded form) holds an email or an IP address."""
-    return scrub(text) != text or scrub(unquote_plus(text)) != unquote_plus(text)
+    """Whether ``text``, or its URL-decoded form, holds an email or an IP address."""
+    return any(scrub(form) != form for form in {text, unquote(text), unquote_plus(text)})
+
+
+def masked(value: str) -> str:
+    """``value`` if it holds no personal data, else ``[redacted]`` as a whole: of a parameter value
+    like ``jane.doe+ads@example.com`` decoded to ``jane.doe ads@...``, scrubbing would leave a name."""
+    return REDACTED_VALUE if has_personal_data(value) else value

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from schemas.codec import describe
 from schemas.envelope import EntityId, EventId
 from schemas.events import AdClicked, Utm
+from streams.core import pii
 from streams.core.hashing import email_hash, ip_hash, user_agent_hash
 from streams.core.stage import Resources
 from streams.core.web import BodyRejected, PublishFailed, error, json_response, parse_json, publish_or_raise, read_body
@@ -67,7 +68,8 @@ def to_event(item: ClickIn, tenant_id: str, res: Resources, url_patterns: tuple[
     return AdClicked(
         event_id=item.event_id or f"click-{tenant_id}-{click_id}", tenant_id=tenant_id,
         occurred_at=item.occurred_at, produced_at=res.clock.now(), click_id=click_id, ad_id=item.ad_id,
-        adset_id=item.adset_id, campaign_id=item.campaign_id, fbclid=item.fbclid, utm=item.utm,
+        adset_id=item.adset_id, campaign_id=item.campaign_id, fbclid=item.fbclid and pii.masked(item.fbclid),
+        utm=Utm(**{k: pii.masked(v) for k, v in item.utm if v is not None}),
         ip_hash=ip_hash(key, item.ip), user_agent_hash=user_agent_hash(key, item.user_agent),
         email_hash=email_hash(key, item.email), device_id=item.device_id,
         referrer=minimized(item.referrer, url_patterns), landing_url=minimized(item.landing_url, url_patterns, 4000),

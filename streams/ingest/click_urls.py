@@ -8,13 +8,14 @@
   are where people's emails, IPs and session tokens end up (``?email=...`` from a form, a
   newsletter's tracking link), so only the parameters attribution and reporting use survive (an
   allow-list: ``utm_*``, ``fbclid``, ``gclid``, ``rl_cid`` by default), user info and fragments are
-  dropped, and any email or IP left in the path or a kept value is replaced (:mod:`streams.core.pii`).
+  dropped, a kept value holding an email or IP becomes ``[redacted]`` and one in the host or path is
+  replaced (:mod:`streams.core.pii`).
 """
 
 from __future__ import annotations
 
 import fnmatch
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from streams.core import pii
 
@@ -77,8 +78,9 @@ def minimized(url: str | None, patterns: tuple[str, ...], limit: int = 2000) -> 
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return None
-    query = [(k, pii.scrub(v)) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    query = [(k, pii.masked(v)) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if allowed_param(k, patterns)]
     netloc = pii.scrub(f"[{host}]" if ":" in host else host) + port
-    kept = urlunsplit((parts.scheme, netloc, pii.scrub(parts.path), urlencode(query), ""))
+    path = parts.path if not pii.has_personal_data(parts.path) else quote(pii.scrub(unquote(parts.path)), safe="/[]")
+    kept = urlunsplit((parts.scheme, netloc, path, urlencode(query), ""))
     return kept[:limit] or None

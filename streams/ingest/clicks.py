@@ -29,6 +29,7 @@ from starlette.responses import RedirectResponse, Response
 
 from schemas.envelope import EntityId, TenantId
 from schemas.events import AdClicked, Utm
+from streams.core import pii
 from streams.core.hashing import ip_hash, user_agent_hash
 from streams.core.metrics import HTTP_REQUESTS, REGISTRY
 from streams.core.web import DEPENDENCY_ERRORS, PublishFailed, client_ip, error, publish_or_raise
@@ -56,10 +57,11 @@ def _valid(adapter: TypeAdapter[str], value: str) -> bool:
 
 
 def _clean(value: str | None) -> str | None:
-    """A parameter value fit for an event: printable, bounded; otherwise absent."""
+    """A parameter value fit for an event: printable, bounded, no email or IP in it; otherwise absent
+    (or ``[redacted]``)."""
     if not value or len(value) > MAX_PARAM or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         return None
-    return value
+    return pii.masked(value)
 
 
 def utm_from(params: dict[str, str]) -> Utm:

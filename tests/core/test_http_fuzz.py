@@ -19,13 +19,10 @@ and task count must not have grown beyond a bound. Examples are bounded so the s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import resource
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -33,75 +30,21 @@ import asyncpg
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate as validate_openapi
 
-from streams.console.app import ConsoleStage
-from streams.console.settings import ConsoleSettings
-from streams.core.http import build_asgi
 from streams.core.settings import Settings
-from streams.ingest import api_keys
-from streams.ingest.app import IngestStage
 from streams.ingest.hubspot_signature import expected_v3
-from streams.ingest.settings import IngestSettings
-from tests.helpers import running_stages
-from tests.ingest.conftest import SECRET, ingress_settings
-from tests.jwt_issuer import PROJECT, Issuer
+from tests.http_stack import PORTAL, Stack, rss_mb, served
+from tests.ingest.conftest import SECRET
+from tests.jwt_issuer import Issuer
 
 EXAMPLES = int(os.environ.get("ROASLOOP_FUZZ_EXAMPLES", "6"))
 """Examples per operation, caller and generation mode (schemathesis); 10x that per raw property."""
-PORTAL = 62515
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                 phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
 RAW = settings(FUZZ, max_examples=10 * EXAMPLES)
-
-
-@dataclass
-class Stack:
-    base: str
-    callers: dict[str, dict[str, str]]
-    failures: list[str] = field(default_factory=list)
-    answered: int = 0
-    unsent: int = 0
-
-    def check(self, what: str, status: int, body: str) -> None:
-        self.answered += 1
-        if status >= 500:
-            self.failures.append(f"{status} {what}: {body[:200]}")
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
-
-
-@contextlib.asynccontextmanager
-async def served(settings: Settings, jwks_url: str, issuer: Issuer, pool: asyncpg.Pool[Any]) -> AsyncIterator[Stack]:
-    await pool.execute("INSERT INTO tenants (tenant_id, landing_hosts) VALUES ('acme', ARRAY['shop.acme.test'])")
-    await pool.execute("INSERT INTO hubspot_portals (portal_id, tenant_id) VALUES ($1, 'acme')", PORTAL)
-    async with pool.acquire() as conn:
-        key = await api_keys.issue(conn, "acme")
-    s = ingress_settings(settings, firebase_project_id=PROJECT, firebase_jwks_url=jwks_url)
-    stages = [IngestStage(IngestSettings(rate_limit_per_second=1e6, rate_limit_burst=10**6, body_timeout_seconds=2,
-                                         publish_timeout_seconds=3)),
-              ConsoleStage(ConsoleSettings(publish_timeout_seconds=3))]
-    async with running_stages(s, stages) as runner:
-        server = uvicorn.Server(uvicorn.Config(build_asgi(runner, manage_lifecycle=False), host="127.0.0.1", port=0,
-                                               log_level="critical", access_log=False, lifespan="off"))
-        serving = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        callers = {"nobody": {}, "producer": {"X-Api-Key": key}}
-        for role in ("VIEWER", "EDITOR", "ADMIN"):
-            callers[role] = {"Authorization": f"Bearer {issuer.token(role=role, sub=f'fuzz-{role.lower()}')}"}
-        try:
-            yield Stack(f"http://127.0.0.1:{port}", callers)
-        finally:
-            server.should_exit = True
-            await serving
 
 
 async def unharmed(stack: Stack, tasks_before: int, rss_before: float) -> None:
