@@ -46,6 +46,7 @@ class IngestStage(Stage):
 
     async def start(self, res: Resources) -> None:
         self.context = context.build(res, self.config, self.transports)
+        res.spawn(self.context.deliveries.run(), name="hubspot-delivery-keys")
         start_poller(self.context, self.transports.meta)
 
     async def stop(self, res: Resources) -> None:

@@ -9,9 +9,10 @@ subscription type), ``unmapped_portal``, ``duplicate`` (delivered before), or ``
 
 Each ``deal.propertyChange`` on ``dealstage`` not yet delivered is enriched through the CRM API and
 published; the answer is 2xx only once the broker acked every event and dead letter. The delivery
-keys are recorded *after* the ack: a crash in between can only make HubSpot's retry publish a
-duplicate (same ``event_id``, dropped downstream), never lose an event. Broker, database or CRM
-trouble -> 503 with ``Retry-After``, which HubSpot retries.
+keys are remembered *after* the ack, written behind (:mod:`streams.ingest.hubspot_deliveries`): a
+crash before they are written can only make a retry publish a duplicate (same ``event_id``, dropped
+downstream), never lose an event. Broker, database or CRM trouble -> 503 with ``Retry-After``,
+which HubSpot retries.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from streams.core.metrics import REGISTRY
 from streams.core.naming import topic_name
 from streams.core.web import BodyRejected, PublishFailed, error, json_response, parse_json, publish_or_raise, read_body
 from streams.ingest import context
-from streams.ingest.hubspot_deliveries import already_delivered, record_delivered, tenants_by_portal
+from streams.ingest.hubspot_deliveries import tenants_by_portal
 from streams.ingest.hubspot_events import InvalidNotification, Notification, deal_stage_event, enriched, parse_item
 from streams.ingest.hubspot_signature import SignatureError, SignedRequest, request_uri, verify
 from streams.ingest.rate_limit import retry_after_header
@@ -178,7 +179,8 @@ async def _handle_batch(ctx: context.IngestContext, payload: list[Any]) -> Respo
             keyed.append((note.delivery_key(), note, deal_stage_event(note, tenants[note.portal_id], now)))
         except InvalidNotification as exc:
             rejected.append(Rejected(index, str(exc), payload[index]))
-    seen = await already_delivered(res, [k for k, _, _ in keyed]) if keyed else set()
+    retried = {k for k, note, _ in keyed if note.attempt_number > 0}
+    seen = await ctx.deliveries.delivered([k for k, _, _ in keyed], retried) if keyed else set()
     for key, note, event in keyed:
         if key in seen or key in fresh:
             _count(tally, note, "duplicate")
@@ -201,7 +203,7 @@ async def _handle_batch(ctx: context.IngestContext, payload: list[Any]) -> Respo
             group.create_task(dead_letter(ctx, rejected))
     except (ExceptionGroup, TimeoutError):  # PublishFailed, from either
         return error(ROUTE, 503, "broker unavailable, retry later", {"Retry-After": "10"})
-    await record_delivered(res, [(k, tenants[n.portal_id], e.event_id) for k, (n, e) in fresh.items()])
+    ctx.deliveries.remember([(k, tenants[n.portal_id], e.event_id) for k, (n, e) in fresh.items()])
     for note, _ in fresh.values():
         _count(tally, note, "published")
     answer: dict[str, Any] = {"received": len(payload), **dict(+tally), "published": len(events)}
