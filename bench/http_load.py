@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute
 
 from streams.core.db import connect
 from streams.core.http import build_asgi
+from streams.core.http_server import HeaderDeadlineProtocol
 from streams.core.settings import Settings, load_settings
 from streams.core.stage import StageRunner
 from streams.ingest.app import IngestStage
@@ -98,7 +99,7 @@ async def ingress_server(extra_routes: Sequence[BaseRoute], setup_sql: Sequence[
         app = build_asgi(runner, manage_lifecycle=False)
         app.router.routes.extend(extra_routes)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                               access_log=False, lifespan="off"))
+                                               access_log=False, lifespan="off", http=HeaderDeadlineProtocol))
         serving = asyncio.create_task(server.serve())
         while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
             await asyncio.sleep(0.01)

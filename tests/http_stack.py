@@ -20,6 +20,7 @@ import uvicorn
 from streams.console.app import ConsoleStage
 from streams.console.settings import ConsoleSettings
 from streams.core.http import build_asgi
+from streams.core.http_server import HeaderDeadlineProtocol
 from streams.core.settings import Settings
 from streams.ingest import api_keys
 from streams.ingest.app import IngestStage
@@ -66,7 +67,7 @@ async def served(settings: Settings, jwks_url: str, issuer: Issuer, pool: asyncp
     async with running_stages(s, stages) as runner:
         server = uvicorn.Server(uvicorn.Config(build_asgi(runner, manage_lifecycle=False), host="127.0.0.1", port=0,
                                                log_level="info" if access_log else "critical",
-                                               access_log=access_log, lifespan="off"))
+                                               access_log=access_log, lifespan="off", http=HeaderDeadlineProtocol))
         serving = asyncio.create_task(server.serve())
         while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
             await asyncio.sleep(0.01)
