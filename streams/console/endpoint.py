@@ -163,7 +163,7 @@ def endpoint(context_of: ContextOf, role: str, route: str, handler: Handler) -> 
     async def serve(request: Request) -> Response:
         ctx = context_of()
         if ctx.verifier is None:
-            return error(route, 503, "FIREBASE_PROJECT_ID is not configured")
+            return error(route, 503, "FIREBASE_PROJECT_ID is not configured", {"Retry-After": "300"})
         try:
             token, from_cookie = credentials(request)
             principal = await ctx.verifier.verify(token)

@@ -25,6 +25,7 @@ STATUS_TEXT = {
     200: "OK", 201: "Created", 202: "Accepted: published, pending the executor", 204: "No content",
     207: "Some items rejected (by index)", 302: "Redirect to the landing page", 400: "Malformed request",
     401: "Not authenticated", 403: "Role or tenant not allowed", 404: "Not found",
+    408: "The body did not arrive in time",
     409: "Conflict: changed by someone else since it was read", 413: "Body or batch too large",
     422: "Valid JSON that breaks a rule (named in the error)", 429: "Rate limited (see Retry-After)",
     503: "Broker or dependency unavailable: retry",
