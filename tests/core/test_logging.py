@@ -21,14 +21,16 @@ def stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     out = io.StringIO()
     monkeypatch.setattr("sys.stderr", out)
     loggers = [logging.getLogger(), logging.getLogger("uvicorn.error"), logging.getLogger("uvicorn.access")]
-    before = {id(lg): list(lg.handlers) for lg in loggers}
+    before = {id(lg): (list(lg.handlers), lg.level) for lg in loggers}
     configure_logging("INFO", "json")
     for lg in loggers[1:]:  # uvicorn's own handlers, as uvicorn configures them: not propagating to root
         lg.addHandler(logging.StreamHandler(out))
+        lg.setLevel(logging.INFO)  # whatever level an earlier uvicorn in this process left
     yield out
     for lg in loggers:
-        for handler in [h for h in lg.handlers if h not in before[id(lg)]]:
+        for handler in [h for h in lg.handlers if h not in before[id(lg)][0]]:
             lg.removeHandler(handler)
+        lg.setLevel(before[id(lg)][1])
     install_defaults()
 
 
