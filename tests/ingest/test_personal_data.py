@@ -55,5 +55,6 @@ async def test_an_email_and_ip_in_the_landing_url_and_referer_are_in_no_topic_ro
     logs = capfd.readouterr()
     assert '"GET /c/acme/ad7?url=' in logs.err + logs.out  # uvicorn's access line was written, and searched
     texts = await everything_stored(db_pool, settings) | {"stdout": logs.out, "stderr": logs.err}
+    assert texts["topic clicks.v1"].count('"AdClicked"') == 2  # the search did read what was published
     for value in (EMAIL, EMAIL.replace("@", "%40"), EMAIL.replace("+", "%2B").replace("@", "%40"), IP):
         assert places_holding(value, texts) == [], value

@@ -54,4 +54,4 @@ async def test_a_token_meta_echoes_back_is_in_no_log_row_record_or_answer(
     texts = await everything_stored(db_pool, live) | {
         "console answer": history.text, "stdout": logs.out, "stderr": logs.err}
     assert places_holding(token, texts) == []
-    assert "[REDACTED]" in texts["table ad_change_history"]
+    assert "[REDACTED]" in texts["table ad_change_history"] and "[REDACTED]" in texts["topic budget.outcomes.v1"]
