@@ -2,7 +2,7 @@
 
 One uvicorn server (real sockets) serves the ingest stage's routes plus ``GET /bench/redirect``,
 which answers a 302 to a fixed landing page and does nothing else (:mod:`bench.http_load`). A load
-generator keeps ``--concurrency`` requests in flight for ``--seconds`` against each in turn:
+generator keeps ``--concurrency`` requests in flight for ``--seconds`` against each, alternating:
 
 1. bare: ``GET /bench/redirect`` - HTTP parsing, routing, a redirect response and the client's cost;
 2. click: ``GET /c/bench/ad<N>?url=<landing>&fbclid=...`` with a browser's User-Agent and a Referer
@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.http_load import cli, hammer, ingress_server, report
+from bench.http_load import cli, compare, hammer, ingress_server, report
 
 LANDING = "https://shop.bench.test/spring?utm_source=facebook&utm_medium=paid&utm_campaign=spring&utm_id={ad}&ref=x"
 USER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 [FBAN/FBIOS]"
@@ -59,8 +59,7 @@ async def main(seconds: float, concurrency: int, as_json: bool) -> None:
 
         await hammer(bare, 0.5, concurrency, expect=302)  # warm up connections, code paths and caches
         await hammer(click, 0.5, concurrency, expect=302)
-        bare_load = await hammer(bare, seconds, concurrency, expect=302)
-        click_load = await hammer(click, seconds, concurrency, expect=302)
+        bare_load, click_load = await compare(bare, click, seconds, concurrency, expect=302)
     report("click/bare", concurrency, seconds, ("bare redirect (baseline)", bare_load),
            ("click: record + publish + 302", click_load), as_json)
 

@@ -5,7 +5,8 @@ migrates a fresh schema, runs the ingest stage and serves its routes plus the be
 baseline routes on ``127.0.0.1:<free port>``. :func:`hammer` keeps ``concurrency`` requests in flight
 for ``seconds`` and returns the rate and each request's latency; every answer must have the expected
 status. Baseline and candidate run on the same server in the same run, one after the other, so the
-ratio compares like with like on a shared machine where absolute numbers are noise.
+ratio compares like with like on a shared machine where absolute numbers are noise; :func:`compare`
+alternates them in short slices, so a neighbour's burst of load falls on both alike.
 """
 
 from __future__ import annotations
@@ -70,6 +71,22 @@ async def hammer(send: Callable[[int], Awaitable[httpx.Response]], seconds: floa
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return Load(len(latencies) / (time.perf_counter() - started), latencies)
+
+
+async def compare(baseline: Callable[[int], Awaitable[httpx.Response]],
+                  candidate: Callable[[int], Awaitable[httpx.Response]], seconds: float, concurrency: int,
+                  expect: int = 200, slices: int = 5) -> tuple[Load, Load]:
+    """Both loads over ``seconds`` each, measured alternately in ``slices`` slices."""
+    done: dict[str, list[Load]] = {"baseline": [], "candidate": []}
+    for _ in range(slices):
+        done["baseline"].append(await hammer(baseline, seconds / slices, concurrency, expect))
+        done["candidate"].append(await hammer(candidate, seconds / slices, concurrency, expect))
+    merged = []
+    for loads in done.values():
+        requests = sum(len(load.latencies_ms) for load in loads)
+        elapsed = sum(len(load.latencies_ms) / load.rate for load in loads if load.rate)
+        merged.append(Load(requests / elapsed, [ms for load in loads for ms in load.latencies_ms]))
+    return merged[0], merged[1]
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 One uvicorn server (real sockets) serves the ingest stage's routes plus ``GET /bench/ok``, which
 answers 200 and does nothing (:mod:`bench.http_load`). A load generator keeps ``--concurrency``
-requests in flight for ``--seconds`` against each endpoint in turn:
+requests in flight for ``--seconds`` against each endpoint, alternating in five slices:
 
 1. bare: ``GET /bench/ok`` - HTTP parsing, routing and the client's own cost (the baseline);
 2. webhook: ``POST /webhooks/hubspot`` with a v3-signed batch of one deal-stage change (a new deal
@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.http_load import cli, hammer, ingress_server, report
+from bench.http_load import cli, compare, hammer, ingress_server, report
 from streams.lab.sandbox.hubspot_webhooks import deal_stage_event, signed_request
 
 SECRET = "bench-hubspot-secret"
@@ -69,8 +69,7 @@ async def main(seconds: float, concurrency: int, as_json: bool) -> None:
         await hammer(bare, 0.5, concurrency)  # warm up connections and code paths
         await hammer(webhook, 0.5, concurrency)
         sign(100_000, int(seconds * 4_000) + 1_000)  # more than the run can send, all unseen deals
-        bare_load = await hammer(bare, seconds, concurrency)
-        webhook_load = await hammer(webhook, seconds, concurrency)
+        bare_load, webhook_load = await compare(bare, webhook, seconds, concurrency)
     report("webhook/bare", concurrency, seconds, ("bare 200 OK (baseline)", bare_load),
            ("signed webhook: verify + publish", webhook_load), as_json)
 

@@ -3,7 +3,7 @@
 HubSpot retries a batch it got no 2xx for (a 5xx, or no answer within its 5 s), so the endpoint
 remembers each published notification's *delivery key* and does not publish it again. Remembering
 is written behind (:class:`DeliveryLog`): once the broker acked a batch's events it is answered, and
-its keys join a pending set that one background task writes in batches, a few milliseconds later,
+its keys join a pending set that one background task writes in batches, some 50 ms later,
 without waiting for the WAL flush. Lookups see pending keys too, so a retry reaching this process is
 caught at once, and only retries are looked up in PostgreSQL (:meth:`DeliveryLog.delivered`).
 
@@ -61,7 +61,7 @@ INSERT = (
 
 
 class DeliveryLog:
-    def __init__(self, res: Resources, *, linger_s: float = 0.005, max_pending: int = 100_000,
+    def __init__(self, res: Resources, *, linger_s: float = 0.05, max_pending: int = 100_000,
                  retry_s: float = 1.0) -> None:
         self.res = res
         self.linger_s = linger_s

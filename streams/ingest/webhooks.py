@@ -94,9 +94,11 @@ async def enrich(ctx: context.IngestContext, deal_ids: set[str]) -> dict[str, De
 
 async def dead_letter(ctx: context.IngestContext, rejected: list[Rejected]) -> None:
     """Each rejected element, as HubSpot sent it, on the deal-stage topic's DLQ for an operator."""
-    send = dead_letters_of(ctx.res.broker).send
-    if not rejected or send is None:
+    if not rejected:
         return
+    send = dead_letters_of(ctx.res.broker).send
+    if send is None:
+        raise PublishFailed("no dead-letter sender")
     topic = topic_name(ctx.res.settings, DEAL_STAGES.dlq)
     failed_at = datetime.now(UTC).isoformat().encode()
     try:
@@ -195,13 +197,16 @@ async def _handle_batch(ctx: context.IngestContext, payload: list[Any]) -> Respo
     except TransientError as exc:
         log.warning("hubspot_enrichment_unavailable", error=str(exc))
         return error(ROUTE, 503, "CRM API unavailable, retry later", {"Retry-After": "30"})
-    events = [enriched(e, details[e.deal_id]) for _, e in fresh.values()]
+    events = [enriched(e, details[e.deal_id]) if ctx.hubspot else e for _, e in fresh.values()]
     timeout_s = ctx.config.publish_timeout_seconds
     try:
-        async with asyncio.timeout(timeout_s), asyncio.TaskGroup() as group:
-            group.create_task(publish_or_raise(res.publisher, events, timeout_s))
-            group.create_task(dead_letter(ctx, rejected))
-    except (ExceptionGroup, TimeoutError):  # PublishFailed, from either
+        if rejected:
+            async with asyncio.timeout(timeout_s), asyncio.TaskGroup() as group:
+                group.create_task(publish_or_raise(res.publisher, events, timeout_s))
+                group.create_task(dead_letter(ctx, rejected))
+        else:  # the common case, without a task group's two tasks
+            await publish_or_raise(res.publisher, events, timeout_s)
+    except (PublishFailed, ExceptionGroup, TimeoutError):  # from either
         return error(ROUTE, 503, "broker unavailable, retry later", {"Retry-After": "10"})
     ctx.deliveries.remember([(k, tenants[n.portal_id], e.event_id) for k, (n, e) in fresh.items()])
     for note, _ in fresh.values():
