@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from streams.core.http import build_asgi
+from streams.core.http_server import HeaderDeadlineProtocol
 from streams.core.logging import configure_logging
 from streams.core.settings import load_settings
 from streams.core.stage import StageRunner
@@ -23,5 +24,5 @@ def run_stages(names: Sequence[str], host: str | None = None, port: int | None =
     runner = StageRunner(stages, settings)
     app = build_asgi(runner)
     uvicorn.run(app, host=host or settings.http_host, port=port if port is not None else settings.http_port,
-                log_level="warning", access_log=False, lifespan="on")
+                log_level="warning", access_log=False, lifespan="on", http=HeaderDeadlineProtocol)
     return 0

@@ -5,6 +5,7 @@ A pytest plugin too (``tests/conftest.py`` lists it): the ``issuer`` and ``jwks_
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -37,6 +38,8 @@ class Issuer:
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.served: list[str] = []  # kids in the JWKS
         self.fetches = 0
+        self.jwks_status = 200  # what the JWKS answers: 500 for an outage
+        self.jwks_delay = 0.0  # seconds before it answers: a stalled JWKS
         self.add_key("k1")
 
     def add_key(self, kid: str, serve: bool = True) -> None:
@@ -56,10 +59,11 @@ class Issuer:
         base = firebase_claims(PROJECT, "user-1", "VIEWER")
         return {k: v for k, v in (base | overrides).items() if v is not None}
 
-    def token(self, kid: str | None = "k1", signing_kid: str | None = None, **overrides: Any) -> str:
-        key = self.keys[signing_kid or kid or "k1"]
-        headers = {"kid": kid} if kid else {}
-        return jwt.encode(self.claims(**overrides), key, algorithm="RS256", headers=headers)
+    def token(self, kid: str | None = "k1", signing_kid: str | None = None, headers: dict[str, Any] | None = None,
+              **overrides: Any) -> str:
+        key = self.keys[signing_kid or (kid if kid in self.keys else None) or "k1"]
+        header = ({"kid": kid} if kid else {}) | (headers or {})
+        return jwt.encode(self.claims(**overrides), key, algorithm="RS256", headers=header)
 
     def alg_none(self, **overrides: Any) -> str:
         header = _b64(json.dumps({"alg": "none", "typ": "JWT", "kid": "k1"}).encode())
@@ -79,6 +83,10 @@ class Issuer:
 def served_jwks(issuer: Issuer) -> Iterator[str]:
     async def jwks(_: Request) -> JSONResponse:
         issuer.fetches += 1
+        if issuer.jwks_delay:
+            await asyncio.sleep(issuer.jwks_delay)
+        if issuer.jwks_status != 200:
+            return JSONResponse({"error": "unavailable"}, status_code=issuer.jwks_status)
         return JSONResponse(issuer.jwks())
 
     with BackgroundServer(Starlette(routes=[Route("/jwks", jwks)])) as base_url:

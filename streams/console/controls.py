@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 from starlette.responses import Response
@@ -29,7 +29,8 @@ from streams.core.controls.versioned import StaleVersion
 from streams.core.db import Conn
 
 T = TypeVar("T")
-Minor = NonNegativeInt
+Minor = Annotated[int, Field(ge=0, le=MAX_TOTAL_MINOR)]
+"""An amount in minor units: bounded, so a huge one is a 400 naming the field, not a 500 at the insert."""
 
 
 class _In(BaseModel):
@@ -39,12 +40,12 @@ class _In(BaseModel):
 
 
 class GroupBudgetIn(_In):
-    total_daily_budget_minor: Minor = Field(le=MAX_TOTAL_MINOR)
+    total_daily_budget_minor: Minor
 
 
 class BoundsIn(_In):
-    floor_minor: Minor | None = Field(default=None, le=MAX_TOTAL_MINOR)
-    cap_minor: Minor | None = Field(default=None, le=MAX_TOTAL_MINOR)
+    floor_minor: Minor | None = Field(default=None)
+    cap_minor: Minor | None = Field(default=None)
 
 
 class LimitsIn(_In):
@@ -53,7 +54,7 @@ class LimitsIn(_In):
     max_change_fraction: float | None = Field(default=None, ge=0, le=10)
     change_window_hours: float | None = Field(default=None, gt=0, le=168)
     policy: str | None = Field(default=None, pattern="^(clamp|block)$")
-    platform_min_budget_minor: Minor | None = Field(default=None, le=MAX_TOTAL_MINOR)
+    platform_min_budget_minor: Minor | None = Field(default=None)
 
 
 class AutomationIn(_In):

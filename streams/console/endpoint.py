@@ -19,19 +19,19 @@ tenant in the path). :func:`endpoint` wraps it:
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from schemas.codec import describe
+from schemas.envelope import EntityId, TenantId
 from streams.console.context import ContextOf
-from streams.core.web import BodyTooLarge, PublishFailed, error, json_response, read_body
-from streams.integrations.firebase import AuthError, Forbidden, Principal, bearer
+from streams.core.web import DEPENDENCY_ERRORS, BodyRejected, PublishFailed, error, json_response, parse_json, read_body
+from streams.integrations.firebase import AuthError, Forbidden, KeysUnavailable, Principal, bearer
 
 SESSION_COOKIE = "roasloop_session"
 CSRF_COOKIE = "roasloop_csrf"
@@ -39,6 +39,8 @@ CSRF_HEADER = "x-csrf-token"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 M = TypeVar("M", bound=BaseModel)
+PATH_IDS: dict[str, TypeAdapter[str]] = {"tenant_id": TypeAdapter(TenantId), "campaign_id": TypeAdapter(EntityId)}
+"""Path parameters every route takes as ids: checked once here, before any query or event sees them."""
 
 
 class ApiError(Exception):
@@ -72,16 +74,18 @@ class Call:
         """The body validated as ``model``: 413 past the size limit, 400 naming the first bad field."""
         try:
             raw = await read_body(self.request, self.context_of().config.max_body_bytes)
-        except BodyTooLarge as exc:
-            raise ApiError(413, str(exc)) from None
+        except BodyRejected as exc:
+            raise ApiError(exc.status, str(exc)) from None
         if not raw.strip() and allow_empty:
             raw = b"{}"
         try:
-            payload = json.loads(raw)
-        except (ValueError, RecursionError):
+            payload = parse_json(raw)
+        except ValueError:
             raise ApiError(400, "body must be a JSON object") from None
         if not isinstance(payload, dict):
             raise ApiError(400, "body must be a JSON object")
+        if (where := _nul_at(payload)) is not None:  # PostgreSQL text and jsonb refuse NUL
+            raise ApiError(400, f"{where or 'body'}: NUL characters are not allowed", where or None)
         try:
             return model.model_validate(payload)
         except ValidationError as exc:
@@ -103,6 +107,34 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[Response]]
+
+
+def _nul_at(value: Any, where: str = "") -> str | None:
+    """The path of the first string (key or value) holding a NUL, or None."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, dict):
+        pairs: Any = value.items()
+    elif isinstance(value, list):
+        pairs = enumerate(value)
+    else:
+        return None
+    for key, item in pairs:
+        here = f"{where}.{key}" if where else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return here
+        if (found := _nul_at(item, here)) is not None:
+            return found
+    return None
+
+
+def check_path_ids(request: Request) -> None:
+    for name, adapter in PATH_IDS.items():
+        if name in request.path_params:
+            try:
+                adapter.validate_python(request.path_params[name])
+            except ValidationError:
+                raise ApiError(400, f"{name}: not a valid id", name) from None
 
 
 def credentials(request: Request) -> tuple[str, bool]:
@@ -131,14 +163,17 @@ def endpoint(context_of: ContextOf, role: str, route: str, handler: Handler) -> 
     async def serve(request: Request) -> Response:
         ctx = context_of()
         if ctx.verifier is None:
-            return error(route, 503, "FIREBASE_PROJECT_ID is not configured")
+            return error(route, 503, "FIREBASE_PROJECT_ID is not configured", {"Retry-After": "300"})
         try:
             token, from_cookie = credentials(request)
             principal = await ctx.verifier.verify(token)
             if from_cookie and request.method in WRITE_METHODS and not csrf_ok(request):
                 raise Forbidden(f"a write from the console needs the {CSRF_HEADER} header of its session")
             principal.require(role, request.path_params.get("tenant_id"))
+            check_path_ids(request)
             return await handler(Call(request, principal, context_of))
+        except KeysUnavailable as exc:
+            return error(route, 503, str(exc), {"Retry-After": "30"})
         except AuthError as exc:
             return error(route, 401, str(exc), {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         except Forbidden as exc:
@@ -147,6 +182,8 @@ def endpoint(context_of: ContextOf, role: str, route: str, handler: Handler) -> 
             return problem(route, exc)
         except PublishFailed:
             return error(route, 503, "broker unavailable, nothing was changed", {"Retry-After": "5"})
+        except DEPENDENCY_ERRORS:
+            return error(route, 503, "database unavailable, retry later", {"Retry-After": "5"})
 
     return serve
 

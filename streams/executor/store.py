@@ -19,6 +19,7 @@ import asyncpg
 from schemas.events import BudgetChangeRequested, BudgetChangeSettled, GuardrailResult
 from schemas.money import Money
 from streams.core.db import Conn
+from streams.core.redaction import scrub_text, scrub_value
 from streams.executor.guardrails import HOUR, PastChange
 
 
@@ -84,6 +85,16 @@ def guardrails_json(checks: tuple[GuardrailResult, ...] | list[GuardrailResult])
     return [c.model_dump(mode="json") for c in checks]
 
 
+def _scrubbed(fields: dict[str, Any]) -> dict[str, Any]:
+    """The error and platform response as they may be kept: what Meta echoed (a token, an email) is
+    published and read by viewers from here, so it is scrubbed once more whoever produced it."""
+    if isinstance(fields.get("error"), str):
+        fields["error"] = scrub_text(fields["error"])
+    if fields.get("platform_response") is not None:
+        fields["platform_response"] = scrub_value(fields["platform_response"])
+    return fields
+
+
 async def insert_change(conn: Conn | asyncpg.Pool[Any], request: BudgetChangeRequested, *, status: str,
                         dry_run: bool, decided_at: datetime, received_at: datetime | None,
                         **fields: Any) -> asyncpg.Record | None:
@@ -95,7 +106,8 @@ async def insert_change(conn: Conn | asyncpg.Pool[Any], request: BudgetChangeReq
         "decision_id": request.decision_id, "reason": request.reason, "status": status, "dry_run": dry_run,
         "currency": request.requested_budget.currency,
         "requested_budget_minor": request.requested_budget.amount_minor,
-        "requested_at": request.occurred_at, "received_at": received_at, "decided_at": decided_at, **fields,
+        "requested_at": request.occurred_at, "received_at": received_at, "decided_at": decided_at,
+        **_scrubbed(fields),
     }
     columns = ", ".join(values)
     params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
@@ -109,6 +121,7 @@ async def insert_change(conn: Conn | asyncpg.Pool[Any], request: BudgetChangeReq
 async def settle_change(conn: Conn, change_id: str, **fields: Any) -> asyncpg.Record | None:
     """Move an ``executing`` row to its final outcome and return it (only once: the WHERE keeps it so);
     None when it was no longer executing (someone else settled it)."""
+    fields = _scrubbed(fields)
     sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(fields, start=2))
     return await conn.fetchrow(
         f"UPDATE ad_change_history SET {sets} WHERE change_id = $1 AND status = 'executing' RETURNING *",

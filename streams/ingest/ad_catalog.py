@@ -6,10 +6,14 @@ ids stay None and attribution resolves them later.
 
 from __future__ import annotations
 
+from typing import Any
+
+import asyncpg
+
 from streams.core.db import Conn
 
 
-async def lookup_ad(conn: Conn, tenant_id: str, ad_id: str) -> tuple[str | None, str | None]:
+async def lookup_ad(conn: Conn | asyncpg.Pool[Any], tenant_id: str, ad_id: str) -> tuple[str | None, str | None]:
     row = await conn.fetchrow(
         "SELECT adset_id, campaign_id FROM ad_catalog WHERE tenant_id = $1 AND ad_id = $2 LIMIT 1", tenant_id, ad_id,
     )

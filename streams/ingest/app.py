@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from streams.core.faststream_app import lazy_app
 from streams.core.stage import Resources, Stage
+from streams.core.web import guarded
 from streams.ingest import click_batch, clicks, context, webhooks
 from streams.ingest.insights_poller import start_poller
 from streams.ingest.openapi import paths
@@ -34,9 +35,10 @@ class IngestStage(Stage):
 
     def routes(self, res: Resources) -> Sequence[BaseRoute]:
         return [
-            Route(webhooks.ROUTE, webhooks.make_handler(res, self.running), methods=["POST"]),
-            Route(clicks.ROUTE, clicks.make_handler(res, self.running), methods=["GET"]),
-            Route(click_batch.ROUTE, click_batch.make_handler(res, self.running), methods=["POST"]),
+            Route(webhooks.ROUTE, guarded(webhooks.ROUTE, webhooks.make_handler(self.running)), methods=["POST"]),
+            Route(clicks.ROUTE, guarded(clicks.ROUTE, clicks.make_handler(self.running)), methods=["GET"]),
+            Route(click_batch.ROUTE, guarded(click_batch.ROUTE, click_batch.make_handler(self.running)),
+                  methods=["POST"]),
         ]
 
     def openapi_paths(self) -> dict[str, Any]:
@@ -44,6 +46,7 @@ class IngestStage(Stage):
 
     async def start(self, res: Resources) -> None:
         self.context = context.build(res, self.config, self.transports)
+        res.spawn(self.context.deliveries.run(), name="hubspot-delivery-keys")
         start_poller(self.context, self.transports.meta)
 
     async def stop(self, res: Resources) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 
 from streams.core.stage import Resources
+from streams.ingest.hubspot_deliveries import DeliveryLog
+from streams.ingest.lookups import ClickLookups
 from streams.ingest.rate_limit import RateLimiter
 from streams.ingest.settings import IngestSettings, load_ingest_settings
 from streams.integrations.hubspot import ContactProperties, HubSpotClient
@@ -32,6 +34,11 @@ class IngestContext:
     res: Resources
     config: IngestSettings
     limiter: RateLimiter
+    lookups: ClickLookups
+    deliveries: DeliveryLog
+    """Delivery keys of published HubSpot notifications, written behind (``start`` runs its writer)."""
+    url_patterns: tuple[str, ...]
+    """Query parameters a click keeps of its URLs (``ROASLOOP_INGEST_URL_QUERY_ALLOW``)."""
     hubspot: HubSpotClient | None = None
     portal_tenants: dict[int, tuple[str, float]] = field(default_factory=dict)
     """HubSpot portal -> (tenant, monotonic time looked up), see ``webhooks.tenants_by_portal``."""
@@ -40,6 +47,7 @@ class IngestContext:
     """The running :class:`~streams.ingest.insights_poller.InsightsPoller`, if accounts are configured."""
 
     async def close(self) -> None:
+        await self.deliveries.close()
         for closer in self.closers:
             await closer()
         if self.hubspot is not None:
@@ -61,6 +69,8 @@ def build(res: Resources, config: IngestSettings | None, transports: Transports)
     return IngestContext(
         res=res, config=config, hubspot=hubspot,
         limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),
+        lookups=ClickLookups(config.lookup_cache_seconds), url_patterns=config.url_query_patterns(),
+        deliveries=DeliveryLog(res),
     )
 
 

@@ -70,8 +70,17 @@ class SignedRequest:
     """Header names lower-cased."""
 
 
+MAX_TIMESTAMP_DIGITS = 15  # milliseconds until the year 33658: more digits cannot be a real timestamp
+
+
 def check_timestamp(raw: str, now: datetime, max_age_s: float, max_future_s: float) -> None:
-    if not raw.isdigit():
+    """Refuse a v3 timestamp that is not ASCII milliseconds, too old or too far ahead.
+
+    Checked before the signature, so it must survive anything a forger sends: ``str.isdigit``
+    alone lets through Unicode digits ``int`` rejects and 400-digit numbers whose conversion to
+    seconds overflows a float.
+    """
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_TIMESTAMP_DIGITS):
         raise SignatureError("X-HubSpot-Request-Timestamp is not milliseconds since the epoch")
     age_s = now.timestamp() - int(raw) / 1000.0
     if age_s > max_age_s:

@@ -26,6 +26,7 @@ import structlog
 from schemas.events import SpendReported
 from schemas.money import Money, to_minor
 from streams.core.errors import TransientError
+from streams.core.redaction import register_secret
 from streams.core.web import publish_or_raise
 from streams.ingest import context
 from streams.integrations.http_retry import send_with_retries
@@ -87,6 +88,8 @@ class InsightsPoller:
         self.base = f"{s.meta_graph_url.rstrip('/')}/{s.meta_api_version}"
         token = s.meta_access_token.get_secret_value()
         proof = appsecret_proof(token, s.meta_app_secret.get_secret_value())
+        for secret in (token, s.meta_app_secret, proof):
+            register_secret(secret)
         self.auth = {"access_token": token, "appsecret_proof": proof}
 
     async def _get(self, url: str, params: dict[str, str] | None) -> dict[str, Any]:

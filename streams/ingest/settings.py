@@ -29,11 +29,21 @@ class IngestSettings(BaseSettings):
     http_max_attempts: int = Field(default=4, ge=1, le=10)
     http_backoff_seconds: float = Field(default=0.5, ge=0)
     publish_timeout_seconds: float = Field(default=10.0, gt=0, description="Broker ack wait before 503")
+    body_timeout_seconds: float = Field(default=10.0, gt=0, le=300,
+                                        description="A request body must arrive within this (else 408)")
 
     # --- clicks --------------------------------------------------------------------------
     click_batch_max_items: int = Field(default=500, ge=1)
     click_batch_max_bytes: int = Field(default=1024 * 1024, ge=1024)
     trust_forwarded_for: bool = Field(default=False, description="Take the client IP from X-Forwarded-For")
+    url_query_allow: str = Field(
+        default="utm_*,fbclid,gclid,rl_cid",
+        description="Query parameters a click keeps of its landing URL and Referer (glob patterns); the rest "
+                    "is dropped",
+    )
+    lookup_cache_seconds: float = Field(default=30.0, ge=0, le=3600,
+                                        description="How long a tenant's landing hosts and an ad's hierarchy "
+                                                    "are cached per process")
 
     # --- rate limits (per tenant, per process) --------------------------------------------
     rate_limit_per_second: float = Field(default=50.0, gt=0)
@@ -44,6 +54,9 @@ class IngestSettings(BaseSettings):
     insights_interval_seconds: float = Field(default=900.0, gt=0)
     insights_lookback_days: int = Field(default=3, ge=1, le=90)
     insights_usage_threshold_pct: float = Field(default=75.0, gt=0, le=100)
+
+    def url_query_patterns(self) -> tuple[str, ...]:
+        return tuple(p.strip().lower() for p in self.url_query_allow.split(",") if p.strip())
 
     def accounts(self) -> list[tuple[str, str]]:
         """``insights_accounts`` as (tenant, account id with ``act_`` prefix) pairs."""

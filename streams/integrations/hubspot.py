@@ -25,6 +25,7 @@ from streams.core.clock import Clock, WallClock
 from streams.core.errors import TransientError
 from streams.core.hashing import email_hash, ip_hash, user_agent_hash
 from streams.core.metrics import EXTERNAL_API_SECONDS
+from streams.core.redaction import register_secret
 from streams.integrations.http_retry import send_with_retries
 
 log = structlog.get_logger("roasloop.ingest.hubspot")
@@ -77,6 +78,7 @@ class HubSpotClient:
             headers={"Authorization": f"Bearer {token.get_secret_value()}", "Accept": "application/json"},
         )
         self._hash_key = hash_key
+        register_secret(token)  # HubSpot's errors may quote the request; logs must not
         self._currency = default_currency
         self._attempts = attempts
         self._backoff_s = backoff_s

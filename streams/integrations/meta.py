@@ -13,7 +13,12 @@ Why it looks the way it does:
 - An unclear outcome (read timeout, broken connection, 5xx) may have been applied: before trying
   again the client reads the current budget and treats "already at target" as done, so a change
   is never applied twice.
-- Permanent errors raise :class:`MetaChangeFailed` carrying Meta's own message.
+- Permanent errors raise :class:`MetaChangeFailed` carrying Meta's own message - redacted: the
+  Graph API repeats the access token in some errors (a malformed one, e.g. with a stray newline),
+  and whatever the client returns or raises ends up logged, in ``ad_change_history`` and on
+  ``budget.outcomes.v1``. So every body is scrubbed of the token, the app secret and the
+  appsecret_proof (and of emails and IPs) the moment it arrives, before it becomes an exception,
+  a message or a result (:mod:`streams.core.redaction`, where the client registers its secrets).
 - All waiting goes through the injected clock, so tests see backoff without waiting for it.
 """
 
@@ -33,6 +38,7 @@ from pydantic import SecretStr
 from streams.core import tracing
 from streams.core.clock import Clock
 from streams.core.metrics import EXTERNAL_API_ERRORS, EXTERNAL_API_SECONDS
+from streams.core.redaction import register_secret, scrub_text, scrub_value
 
 THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 Kind = Literal["throttled", "transient", "permanent"]
@@ -154,6 +160,8 @@ class MetaClient:
         self.version = version
         self._token = access_token
         self._proof = appsecret_proof(access_token.get_secret_value(), app_secret.get_secret_value())
+        for secret in (access_token, app_secret, self._proof):
+            register_secret(secret)
         self.clock = clock
         self.policy = policy or BackoffPolicy()
         self._pause_until: datetime | None = None
@@ -201,9 +209,9 @@ class MetaClient:
         usage = parse_usage(response.headers)
         self._note_usage(usage)
         try:
-            body = response.json()
+            body = scrub_value(response.json())
         except ValueError:
-            body = {"error": {"message": response.text[:500] or f"HTTP {response.status_code}"}}
+            body = {"error": {"message": scrub_text(response.text[:500]) or f"HTTP {response.status_code}"}}
         if response.status_code >= 400 or (isinstance(body, dict) and "error" in body):
             error = MetaError(response.status_code, body if isinstance(body, dict) else {}, usage)
             EXTERNAL_API_ERRORS.labels(api="meta", code=str(error.code or response.status_code)).inc()

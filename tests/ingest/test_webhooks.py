@@ -16,12 +16,11 @@ from schemas import DealStageChanged, decode_as
 from schemas.topics import DEAL_STAGES
 from streams.core.hashing import keyed_hash
 from streams.core.settings import Settings
-from streams.ingest import webhooks
 from streams.ingest.context import Transports
 from streams.ingest.settings import IngestSettings
 from streams.lab.sandbox.hubspot import HubSpotState, create_hubspot_app
 from streams.lab.sandbox.hubspot_webhooks import WebhookSender, deal_stage_event, signed_request
-from tests.helpers import read_records
+from tests.helpers import read_records, wait_until
 from tests.ingest.conftest import SECRET, WEBHOOK_URL, ingress, stop_producer
 
 PORTAL = 62515
@@ -174,17 +173,35 @@ async def test_broker_outage_answers_503_and_hubspots_retry_loses_nothing(
     assert event.deal_id == "901"
 
 
-async def test_a_crash_after_publish_duplicates_with_the_same_event_id(
-        settings: Settings, portal: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def crash(*_: Any) -> None:
-        raise ConnectionError("database gone after the broker ack")
-
+async def test_keys_that_could_not_be_written_stay_pending_and_are_written_when_the_database_is_back(
+        settings: Settings, portal: None, db_pool: asyncpg.Pool[Any], monkeypatch: pytest.MonkeyPatch) -> None:
     async with ingress(settings) as ing:
-        monkeypatch.setattr(webhooks, "record_delivered", crash)
-        with pytest.raises(ConnectionError):
-            await post(ing.client, [stage_change()])
-        monkeypatch.undo()
-        assert (await post(ing.client, [stage_change()], attempt=1)).status_code == 200
+        log = ing.stage.running().deliveries
+        log.retry_s = 0.05
+        real = log.flush
+        failures = iter([ConnectionError("database gone after the broker ack")] * 3)
+
+        async def flaky() -> None:
+            if (failure := next(failures, None)) is not None:
+                raise failure
+            await real()
+
+        monkeypatch.setattr(log, "flush", flaky)
+        first = await post(ing.client, [stage_change()])
+        retry = await post(ing.client, [stage_change()], attempt=1)  # the key is pending: still caught
+        await wait_until(lambda: not log.pending, timeout=5)
+    assert (first.json()["published"], retry.json()["duplicate"]) == (1, 1)
+    assert await db_pool.fetchval("SELECT count(*) FROM hubspot_deliveries") == 1
+    assert len(await deal_events(settings, 1)) == 1
+
+
+async def test_a_crash_before_the_keys_are_written_duplicates_with_the_same_event_id(
+        settings: Settings, portal: None) -> None:
+    async with ingress(settings) as ing:
+        assert (await post(ing.client, [stage_change()])).status_code == 200
+        ing.stage.running().deliveries.pending.clear()  # the process died before its writer ran
+    async with ingress(settings) as again:
+        assert (await post(again.client, [stage_change()], attempt=1)).status_code == 200
     events = await deal_events(settings, 2)
     assert len(events) == 2 and events[0].event_id == events[1].event_id  # downstream inboxes drop one
 

@@ -126,8 +126,8 @@ def _authenticate(state: MetaState, params: Mapping[str, str]) -> None:
     token = params.get("access_token")
     if not token:
         raise MetaApiError("An access token is required to request this resource.", code=104)
-    if not hmac.compare_digest(token, state.access_token):
-        raise bad_token()
+    if not hmac.compare_digest(token.encode(), state.access_token.encode()):
+        raise bad_token(token if state.echo_bad_token else None)
     proof = params.get("appsecret_proof")
     if proof is None:
         if state.require_appsecret_proof:

@@ -80,7 +80,12 @@ def unknown_path(path: str) -> MetaApiError:
     return MetaApiError(f"Unknown path components: {path}", code=2500)
 
 
-def bad_token() -> MetaApiError:
+def bad_token(echo: str | None = None) -> MetaApiError:
+    """Code 190. Given ``echo``, the message repeats the token as Meta's does for a malformed one
+    (``Malformed access token EAAB...``), and so does the proof check's ``error_user_msg``."""
+    if echo is not None:
+        return MetaApiError(f"Malformed access token {echo}", code=190, error_subcode=463,
+                            error_user_msg=f"The access token {echo!r} could not be decrypted")
     return MetaApiError("Invalid OAuth access token - Cannot parse access token", code=190)
 
 

@@ -115,6 +115,8 @@ class MetaState:
     app_secret: str = "sandbox-meta-app-secret"
     clock: Clock = wall_clock
     require_appsecret_proof: bool = True
+    echo_bad_token: bool = False
+    """Repeat a token it cannot parse in the error, as the Graph API does (a test's secret-leak probe)."""
     budget_changes_per_hour: int = 4
     budget_block_seconds: int = 3600
     max_daily_budget_minor: int = 100_000_000  # Meta's 1M USD cap
