@@ -46,9 +46,21 @@ async def review_change(call: Call) -> Response:
     body = await call.json(VerdictIn)
     async with call.context_of().res.pool.acquire() as conn:
         rows = await conn.fetch(WAITING_SQL + " AND h.change_id = $2", call.tenant_id, call.path("change_id"))
-    if not rows:
-        raise not_found(f"change {call.path('change_id')} waiting for approval")
+        if not rows:
+            await _refuse_settled(conn, call.tenant_id, call.path("change_id"))
     return await _publish(call, body, [dict(r) for r in rows])
+
+
+async def _refuse_settled(conn: Any, tenant_id: str, change_id: str) -> None:
+    """A change that stopped waiting (superseded by a newer decision, expired, reviewed by a colleague) is a
+    409 that says what became of it, so the person knows to look at the newer decision rather than retry."""
+    row = await conn.fetchrow("SELECT status, superseded_by FROM ad_change_history WHERE tenant_id = $1"
+                              " AND change_id = $2", tenant_id, change_id)
+    if row is None:
+        raise not_found(f"change {change_id} waiting for approval")
+    status = str(row["status"])
+    detail = f" by {row['superseded_by']}" if status == "superseded" and row["superseded_by"] else ""
+    raise ApiError(409, f"change {change_id} no longer waits for approval: it is {status}{detail}", "change_id")
 
 
 async def review_decision(call: Call) -> Response:

@@ -124,6 +124,19 @@ async def test_a_verdict_on_a_waiting_change_is_published_for_the_executor_and_a
     assert await db_pool.fetchval("SELECT actor FROM operator_audit WHERE action = 'change.approve'") == "eve"
 
 
+async def test_a_verdict_on_a_change_a_newer_decision_superseded_is_a_conflict_that_says_so(
+        api: Console, issuer: Issuer, db_pool: asyncpg.Pool[Any]) -> None:
+    await db_pool.execute(
+        "INSERT INTO ad_change_history (change_id, event_id, tenant_id, group_id, campaign_id, entity_id, entity_level,"
+        " status, superseded_by, currency, requested_budget_minor, target_budget_minor, previous_budget_minor,"
+        " requested_at, decided_at) VALUES ('chg-old', 'chg-old', 'acme', 'c1', 'c1', 'as1', 'adset', 'superseded',"
+        " 'chg-new', 'USD', 12000, 12000, 10000, now(), now())")
+    late = await api.client.post("/v1/tenants/acme/approvals/chg-old", json={"verdict": "approve"},
+                                 headers=as_(issuer, "EDITOR"))
+    assert late.status_code == 409 and late.json()["field"] == "change_id"
+    assert "superseded by chg-new" in late.json()["error"]
+
+
 async def test_an_operator_budget_change_above_the_ceiling_or_not_an_integer_is_refused(
         api: Console, issuer: Issuer) -> None:
     editor = as_(issuer, "EDITOR")

@@ -29,7 +29,11 @@ export async function renderApprovals(view, ctx) {
         row.querySelectorAll("button").forEach(b => { b.disabled = true; });
         notice.innerHTML = `<div class="notice ok" role="status">${esc(verdict === "approve" ? "Approved" : "Rejected")}: the executor applies it now.</div>`;
       } catch (error) {
-        notice.innerHTML = `<div class="notice error" role="alert">${esc(error.message)}</div>`;
+        // a change that stopped waiting (superseded, expired, reviewed by a colleague) cannot be reviewed again
+        if (error.status === 409) row.querySelectorAll("button").forEach(b => { b.disabled = true; });
+        notice.innerHTML = `<div class="notice error" role="alert">${esc(error.message)}${error.status === 409
+          ? ` <button class="secondary" data-testid="refresh-approvals">Show what waits now</button>` : ""}</div>`;
+        notice.querySelector("[data-testid=refresh-approvals]")?.addEventListener("click", () => renderApprovals(view, ctx));
       }
     });
   }
