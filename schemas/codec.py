@@ -73,7 +73,8 @@ def describe(error: ValidationError) -> str:
 def decode(raw: bytes | str, expected: type[E] | None = None) -> E | Envelope:
     """Parse and validate one event; raise :class:`InvalidEvent` with a readable reason."""
     try:
-        event = _ANY_EVENT.validate_json(raw)
+        # strict: JSON Schema's types, not pydantic's coercions ("100" is no integer, 1 no boolean)
+        event = _ANY_EVENT.validate_json(raw, strict=True)
     except ValidationError as exc:
         raise InvalidEvent(describe(exc)) from exc
     if expected is not None and not isinstance(event, expected):

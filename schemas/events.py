@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.envelope import Confidence, EntityId, Envelope
+from schemas.bounds import Count, Int64, MinorUnits, Ordinal
+from schemas.envelope import Confidence, EntityId, Envelope, Timestamp
 from schemas.money import CurrencyCode, Money, SignedMoney
 
 Hash = str  # hex keyed hash (HMAC-SHA256) of a normalized identifier; never the raw value
@@ -87,6 +88,13 @@ class ConversionAttributed(Envelope):
     ``method='none'`` marks an unattributed deal: the ad fields are then empty and confidence 0.
     """
 
+    SCHEMA_RULES = ({
+        "if": {"properties": {"method": {"const": "none"}}},
+        "then": {"properties": {"confidence": {"const": 0}, "ad_id": {"type": "null"}}},
+        "else": {"required": ["ad_id", "adset_id", "campaign_id"],
+                 "properties": {"confidence": {"exclusiveMinimum": 0}, "ad_id": {"type": "string"},
+                                "adset_id": {"type": "string"}, "campaign_id": {"type": "string"}}},
+    },)
     event_type: Literal["ConversionAttributed"] = "ConversionAttributed"
     deal_id: EntityId
     stage_event_id: str = Field(description="event_id of the DealStageChanged this carries")
@@ -101,7 +109,7 @@ class ConversionAttributed(Envelope):
     adset_id: EntityId | None = None
     campaign_id: EntityId | None = None
     group_id: EntityId | None = None
-    click_occurred_at: AwareDatetime | None = None
+    click_occurred_at: Timestamp | None = None
     latency_seconds: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
@@ -123,6 +131,12 @@ class RevenueRecognized(Envelope):
     gives ``credited_total_minor``.
     """
 
+    SCHEMA_RULES = (
+        {"if": {"properties": {"kind": {"const": "synthetic"}}},
+         "then": {"properties": {"amount": {"properties": {"amount_minor": {"minimum": 0}}}}}},
+        {"if": {"properties": {"kind": {"const": "reversal"}}},
+         "then": {"properties": {"amount": {"properties": {"amount_minor": {"maximum": 0}}}}}},
+    )
     event_type: Literal["RevenueRecognized"] = "RevenueRecognized"
     deal_id: EntityId
     group_id: EntityId
@@ -131,11 +145,11 @@ class RevenueRecognized(Envelope):
     ad_id: EntityId
     kind: Literal["synthetic", "actual", "reversal"]
     amount: SignedMoney
-    credited_total_minor: int = Field(ge=0)
+    credited_total_minor: MinorUnits
     stage_id: str
     confidence: Confidence
     conversion_event_id: str
-    click_occurred_at: AwareDatetime | None = None
+    click_occurred_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _sign_matches_kind(self) -> Self:
@@ -161,10 +175,10 @@ class SpendReported(Envelope):
     account_id: str | None = None
     day: date
     spend: Money
-    impressions: int = Field(ge=0)
-    clicks: int = Field(ge=0)
-    platform_results: dict[str, int] = Field(default_factory=dict, description="Meta actions by type")
-    daily_budget_minor: int | None = Field(default=None, ge=0)
+    impressions: Count
+    clicks: Count
+    platform_results: dict[str, Count] = Field(default_factory=dict, description="Meta actions by type")
+    daily_budget_minor: MinorUnits | None = None
 
     @property
     def leads(self) -> int:
@@ -184,8 +198,8 @@ LEAD_ACTIONS = ("lead", "onsite_conversion.lead_grouped", "offsite_conversion.fb
 class EntityAllocation(_Part):
     entity_id: EntityId
     share: float = Field(ge=0.0, le=1.0, description="Propensity: probability this entity is best")
-    budget_minor: int = Field(ge=0)
-    previous_budget_minor: int | None = Field(default=None, ge=0)
+    budget_minor: MinorUnits
+    previous_budget_minor: MinorUnits | None = None
     posterior_mean: float | None = None
     posterior_low: float | None = Field(default=None, description="5th percentile of the pipeline-ROAS posterior")
     posterior_high: float | None = Field(default=None, description="95th percentile")
@@ -198,14 +212,16 @@ class EvidenceMark(_Part):
     """How far into one partition a decision's evidence reached: offsets below ``next_offset``."""
 
     topic: str = Field(description="Catalog topic name, without a deployment prefix (e.g. revenue.v1)")
-    partition: int = Field(ge=0)
-    next_offset: int = Field(ge=0)
+    partition: Count
+    next_offset: Count
 
 
 class AllocationDecided(Envelope):
     """The sampler's allocation of one group's budget (``decisions.v1``).
 
-    ``shares`` are the propensities used: they make off-policy evaluation possible. ``evidence``
+    ``shares`` are the propensities used: they make off-policy evaluation possible. Two rules JSON
+    Schema cannot state are the decoder's alone: the shares sum to 1 (within 1e-6), and no entity
+    appears twice in ``allocations``. ``evidence``
     says exactly which facts the decision saw (for each partition the group's facts came from, every
     record below ``next_offset``), so a replay can rebuild the same state however far the live
     sampler lagged behind the topics; empty when unknown (older logs, simulations).
@@ -217,7 +233,7 @@ class AllocationDecided(Envelope):
     campaign_id: EntityId
     entity_level: EntityLevel = "adset"
     policy: str
-    seed: int | None = None
+    seed: Int64 | None = None
     total_budget: Money
     allocations: list[EntityAllocation] = Field(min_length=1)
     paused: bool = False
@@ -246,7 +262,7 @@ class BudgetChangeRequested(Envelope):
     entity_id: EntityId
     entity_level: EntityLevel = "adset"
     requested_budget: Money
-    previous_budget_minor: int | None = Field(default=None, ge=0)
+    previous_budget_minor: MinorUnits | None = None
     source: Literal["sampler", "operator"] = "sampler"
     requested_by: str | None = Field(default=None, description="Operator token subject, if manual")
     decision_id: str | None = None
@@ -287,6 +303,10 @@ class BudgetChangeReviewed(Envelope):
 class BudgetChangeSettled(Envelope):
     """What became of a budget change request (``budget.outcomes.v1``)."""
 
+    SCHEMA_RULES = ({
+        "if": {"properties": {"outcome": {"enum": ["completed", "clamped"]}}},
+        "then": {"required": ["applied_budget_minor"], "properties": {"applied_budget_minor": {"type": "integer"}}},
+    },)
     event_type: Literal["BudgetChangeSettled"] = "BudgetChangeSettled"
     change_id: EntityId
     group_id: EntityId
@@ -295,11 +315,11 @@ class BudgetChangeSettled(Envelope):
     entity_level: EntityLevel = "adset"
     outcome: SettlementOutcome
     currency: CurrencyCode
-    requested_budget_minor: int = Field(ge=0)
-    previous_budget_minor: int | None = Field(default=None, ge=0)
-    applied_budget_minor: int | None = Field(default=None, ge=0)
+    requested_budget_minor: MinorUnits
+    previous_budget_minor: MinorUnits | None = None
+    applied_budget_minor: MinorUnits | None = None
     guardrails: list[GuardrailResult] = Field(default_factory=list)
-    attempts: int = Field(default=0, ge=0)
+    attempts: Count = 0
     error: str | None = None
     platform_response: dict[str, object] | None = None
     reviewed_by: str | None = Field(default=None, description="Who approved or rejected it, if a person did")
@@ -337,11 +357,11 @@ class AlertNotified(Envelope):
     subject: str = Field(max_length=200)
     notice: AlertNoticeKind
     severity: Severity
-    episode: int = Field(ge=1)
+    episode: Ordinal
     title: str = Field(min_length=1, max_length=300)
     detail: str = Field(default="", max_length=4000)
     facts: dict[str, FactValue] = Field(default_factory=dict)
-    raised_at: AwareDatetime = Field(description="When this episode of the condition began")
+    raised_at: Timestamp = Field(description="When this episode of the condition began")
 
 
 __all__ = [

@@ -10,7 +10,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from schemas.bounds import MinorUnits, SignedMinorUnits
 
 # ISO 4217 active codes with their minor-unit exponent (number of decimals).
 MINOR_UNIT_EXPONENT: dict[str, int] = {
@@ -39,7 +41,8 @@ def _known_currency(code: str) -> str:
 
 CurrencyCode = Annotated[
     str,
-    Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$", examples=["USD"]),
+    Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$", examples=["USD"],
+          json_schema_extra={"enum": sorted(MINOR_UNIT_EXPONENT)}),
     AfterValidator(_known_currency),
 ]
 
@@ -49,7 +52,7 @@ class Money(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    amount_minor: int = Field(ge=0, description="Amount in the currency's minor unit (cents for USD).")
+    amount_minor: MinorUnits = Field(description="Amount in the currency's minor unit (cents for USD).")
     currency: CurrencyCode
 
     def __add__(self, other: Money) -> Money:
@@ -67,15 +70,8 @@ class SignedMoney(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    amount_minor: int = Field(description="Signed amount in the currency's minor unit.")
+    amount_minor: SignedMinorUnits = Field(description="Signed amount in the currency's minor unit.")
     currency: CurrencyCode
-
-    @model_validator(mode="after")
-    def _bounded(self) -> Self:
-        # 2**63 - 1 is what a PostgreSQL bigint holds; anything larger is a bug upstream.
-        if abs(self.amount_minor) >= 2**63:
-            raise ValueError("amount_minor does not fit in a signed 64-bit integer")
-        return self
 
 
 def to_minor(amount: str | int | float, currency: str) -> int:

@@ -68,6 +68,18 @@ def _cmd_schemas_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_schemas_asyncapi(args: argparse.Namespace) -> int:
+    import json
+
+    from streams.core.asyncapi import asyncapi_document
+    from streams.stages import all_stages
+
+    path = Path(args.path)
+    path.write_text(json.dumps(asyncapi_document(all_stages()), indent=2) + "\n")
+    print(path)
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from streams.run import run_stages
 
@@ -107,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = schemas_sub.add_parser("export", help="write one JSON Schema per event into DIR")
     e.add_argument("directory", metavar="DIR")
     e.set_defaults(func=_cmd_schemas_export)
+    a = schemas_sub.add_parser("asyncapi", help="write the AsyncAPI document of every stage's channels and messages")
+    a.add_argument("path", metavar="PATH", nargs="?", default="docs/asyncapi.json")
+    a.set_defaults(func=_cmd_schemas_asyncapi)
 
     p = sub.add_parser("run", help="run one or more stages in this process (HTTP: health, metrics, routes)")
     p.add_argument("stages", nargs="+", metavar="STAGE", help="ingest, attribution, revenue, sampler, executor")

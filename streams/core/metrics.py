@@ -46,6 +46,10 @@ EXTERNAL_API_ERRORS = Counter(
 HTTP_REQUESTS = Counter(
     "roasloop_http_requests_total", "HTTP requests served", ["route", "status"], registry=REGISTRY
 )
+MISPLACED_RECORDS = Counter(
+    "roasloop_misplaced_records_total", "Records whose key belongs to another partition, re-published there",
+    ["topic"], registry=REGISTRY,
+)
 
 
 def render() -> tuple[bytes, str]:

@@ -38,6 +38,7 @@ from streams.core.db import create_pool
 from streams.core.dlq import POISON, dead_letters_of
 from streams.core.lag import lag_loop
 from streams.core.naming import group_name, topic_name, unprefixed
+from streams.core.partition_check import check_partitions
 from streams.core.process import Consumed, Effects, Processor
 from streams.core.publish import Publisher
 from streams.core.settings import Settings
@@ -228,6 +229,7 @@ class StageRunner:
 
     async def open(self) -> None:
         """Everything but consuming: pool, producer connection, the stages' start hooks."""
+        await check_partitions(self.settings)  # co-partitioning holds, or no start (PartitionsMismatch)
         if any(s.needs_database for s in self.stages):
             self.resources._pool = await create_pool(self.settings)
         await self.resources.broker.connect()

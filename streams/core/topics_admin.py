@@ -10,6 +10,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from schemas.topics import CATALOG, DLQ_SUFFIX
 from streams.core.broker import client_options
 from streams.core.naming import catalog_topics, topic_name
+from streams.core.partition_check import check_partitions
 from streams.core.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
@@ -25,7 +26,8 @@ def retention_ms(settings: Settings) -> dict[str, int]:
 
 
 async def ensure_topics(settings: Settings, extra: dict[str, int] | None = None) -> dict[str, int]:
-    """Create missing topics; existing ones are left alone. Returns what the catalog wants."""
+    """Create missing topics; existing ones are left alone unless their partition count differs
+    (:class:`~streams.core.partition_check.PartitionsMismatch`). Returns what the catalog wants."""
     wanted = {**catalog_topics(settings), **(extra or {})}
     retention = retention_ms(settings)
     admin = AIOKafkaAdminClient(**client_options(settings))
@@ -45,4 +47,5 @@ async def ensure_topics(settings: Settings, extra: dict[str, int] | None = None)
                 await admin.create_topics(missing)
     finally:
         await admin.close()
+    await check_partitions(settings, wanted)  # an existing topic with another count is refused
     return wanted

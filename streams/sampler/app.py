@@ -3,7 +3,8 @@
 One subscription reads ``revenue.v1`` and ``spend.v1`` together in consumer group ``sampler``. The
 topics are co-partitioned by ``tenant:group``, and one subscription to both with the range assignor
 (:meth:`Resources.subscriber <streams.core.stage.Resources.subscriber>`) hands partition *p* of
-both topics to the same member, so one instance owns every event of a group. Each event updates
+both topics to the same member, so one instance owns every event of a group; a record a foreign producer put on
+another partition than murmur2 says is moved there first (:mod:`streams.core.copartition`). Each event updates
 the group's facts and every entity's posterior in one transaction with its inbox row (a
 redelivery is a no-op). A decision follows when enough new evidence has arrived
 (``significant_events``, debounced by ``debounce_seconds``) and at least every ``schedule_seconds``
@@ -20,9 +21,10 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from schemas.events import RevenueRecognized, SpendReported
 from schemas.topics import REVENUE, SPEND
+from streams.core.copartition import CoPartitioned
 from streams.core.faststream_app import lazy_app
 from streams.core.partitions import group_partition
-from streams.core.process import Consumed, Effects, Processor
+from streams.core.process import Consumed, Effects
 from streams.core.stage import Resources, Stage
 from streams.sampler import schedule, store
 from streams.sampler.coldstart import external_priors
@@ -59,7 +61,7 @@ class SamplerStage(Stage):
     def subscribe(self, res: Resources) -> None:
         self.res = res
         res.consume(REVENUE, SPEND, group=CONSUMER, listener=_Ownership(self),
-                    processor=Processor(CONSUMER, self.ingest, after=self.decide_if_due))
+                    processor=CoPartitioned(CONSUMER, self.ingest, after=self.decide_if_due))
 
     async def start(self, res: Resources) -> None:
         res.spawn(schedule.every_group(res, self), name="sampler-scheduler")

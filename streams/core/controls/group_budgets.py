@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schemas.bounds import MAX_MONEY_MINOR
 from streams.core.controls.versioned import save_row
 from streams.core.db import Conn
 
-MAX_TOTAL_MINOR = 10**12
-"""A ceiling that no real daily budget reaches (10 billion major units): a typo, not a budget."""
+MAX_TOTAL_MINOR = MAX_MONEY_MINOR
+"""A ceiling that no real daily budget reaches (10 billion major units): a typo, not a budget. The
+wire's money bound too (``schemas.bounds``): what the API accepts, every event can carry."""
 
 
 @dataclass(frozen=True)
