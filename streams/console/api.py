@@ -26,6 +26,7 @@ from streams.console import (
     decisions,
     groups,
     health,
+    launches,
     reads,
     steering,
     tenants,
@@ -95,6 +96,7 @@ ROUTES: Sequence[Op] = (
        steering.PauseIn),
     *alerts.ROUTES,
     *ad_accounts.ROUTES,
+    *launches.ROUTES,
 )
 
 
