@@ -1,5 +1,6 @@
-"""Launch events: a person asks to create a campaign, an ad set or an ad on Meta
-(``launch.requests.v1``), and what became of it (``launch.outcomes.v1``).
+"""Launch events: a person asks to create a campaign, an ad set or an ad on Meta, or to pause,
+resume or re-bid an existing one (``launch.requests.v1``), and what became of it
+(``launch.outcomes.v1``).
 
 Why the specs are closed vocabularies rather than free-form Graph parameters: a request is
 validated where it is made (the operator API answers 400 naming the field) instead of failing
@@ -29,8 +30,8 @@ BidStrategy = Literal["LOWEST_COST_WITHOUT_CAP", "LOWEST_COST_WITH_BID_CAP", "CO
 CallToAction = Literal["LEARN_MORE", "SIGN_UP", "APPLY_NOW", "GET_QUOTE", "CONTACT_US", "DOWNLOAD", "BOOK_NOW",
                        "SUBSCRIBE"]
 LaunchStatus = Literal["PAUSED", "ACTIVE"]
-LaunchKind = Literal["campaign", "adset", "ad"]
-LaunchOutcome = Literal["created", "dry_run", "failed"]
+LaunchKind = Literal["campaign", "adset", "ad", "status", "bid"]
+LaunchOutcome = Literal["created", "applied", "blocked", "dry_run", "failed"]
 Minor = Annotated[int, Field(ge=1, le=100_000_000_000)]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -109,7 +110,35 @@ class AdSpec(_Spec):
         return self
 
 
-LaunchSpec = Annotated[CampaignSpec | AdSetSpec | AdSpec, Field(discriminator="kind")]
+class StatusSpec(_Spec):
+    """Pause or resume an existing ad set or ad (a person's stop, or a resumption)."""
+
+    kind: Literal["status"] = "status"
+    entity_id: EntityId
+    entity_level: Literal["adset", "ad"] = "adset"
+    status: LaunchStatus
+    reason: str = Field(default="", max_length=500)
+
+
+class BidSpec(_Spec):
+    """Change an ad set's bid amount and/or bid strategy."""
+
+    kind: Literal["bid"] = "bid"
+    entity_id: EntityId
+    bid_strategy: BidStrategy | None = None
+    bid_amount_minor: Minor | None = None
+    reason: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.bid_strategy is None and self.bid_amount_minor is None:
+            raise ValueError("give bid_strategy, bid_amount_minor or both")
+        if self.bid_strategy in ("LOWEST_COST_WITH_BID_CAP", "COST_CAP") and self.bid_amount_minor is None:
+            raise ValueError(f"bid_amount_minor is required with bid_strategy {self.bid_strategy}")
+        return self
+
+
+LaunchSpec = Annotated[CampaignSpec | AdSetSpec | AdSpec | StatusSpec | BidSpec, Field(discriminator="kind")]
 
 
 class LaunchRequested(Envelope):

@@ -7,8 +7,8 @@ CREATE TABLE launch_requests (
     tenant_id    text        NOT NULL,
     request_id   text        NOT NULL,
     account_id   text        NOT NULL,
-    kind         text        NOT NULL CHECK (kind IN ('campaign', 'adset', 'ad')),
-    status       text        NOT NULL CHECK (status IN ('executing', 'created', 'dry_run', 'failed')),
+    kind         text        NOT NULL CHECK (kind IN ('campaign', 'adset', 'ad', 'status', 'bid')),
+    status       text        NOT NULL CHECK (status IN ('executing', 'created', 'applied', 'blocked', 'dry_run', 'failed')),
     requested_by text        NOT NULL,
     spec         jsonb       NOT NULL,
     sent         jsonb       NOT NULL DEFAULT '[]',
@@ -20,3 +20,6 @@ CREATE TABLE launch_requests (
     PRIMARY KEY (tenant_id, request_id)
 );
 CREATE INDEX launch_requests_recent ON launch_requests (tenant_id, requested_at DESC);
+-- Status and bid changes that reached Meta, per entity and kind: the per-change-type guardrail counts these.
+CREATE INDEX launch_requests_changes ON launch_requests (tenant_id, kind, (spec ->> 'entity_id'), settled_at)
+    WHERE status = 'applied';

@@ -55,6 +55,23 @@ class MetaCreator(MetaClient):
                 await self._backoff(attempt, exc, attempt, last, unclear=False)
         raise MetaChangeFailed(f"gave up after {self.policy.max_attempts} attempts", self.policy.max_attempts, last)
 
+    async def update_object(self, entity_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """POST ``/<id>`` with new field values (status, bid): idempotent, so an unclear call is retried."""
+        last: dict[str, Any] | None = None
+        for attempt in range(1, self.policy.max_attempts + 1):
+            try:
+                return await self._call("POST", entity_id, data={**_form(fields), **self._auth()})
+            except MetaError as exc:
+                last = exc.body
+                if exc.kind == "permanent" or attempt >= self.policy.max_attempts:
+                    raise MetaChangeFailed(exc.message, attempt, exc.body) from None
+                await self._backoff(attempt, exc, attempt, last, unclear=exc.status >= 500)
+            except (MetaUnclear, ConnectionError) as exc:
+                if attempt >= self.policy.max_attempts:
+                    raise MetaChangeFailed(str(exc), attempt, last, maybe_applied=True) from None
+                await self._backoff(attempt, exc, attempt, last, unclear=True)
+        raise MetaChangeFailed(f"gave up after {self.policy.max_attempts} attempts", self.policy.max_attempts, last)
+
     async def upload_image(self, account_id: str, name: str, data: bytes) -> str:
         body = await self.post_edge(account_id, "adimages", {"bytes": base64.b64encode(data).decode(), "name": name})
         images = body.get("images") or {}

@@ -8,19 +8,27 @@ credentials for the account it is a dry run that records the parameters it would
 are created with the request's status (``PAUSED`` unless asked otherwise). A Meta error becomes a
 ``failed`` outcome with Meta's message, scrubbed of tokens; a refused token also marks the
 account so the alerts stage raises it.
+
+Status and bid changes (pause or resume an ad set or ad; an ad set's bid amount or strategy) take
+the same path in this module rather than the executor's, which is budget-shaped end to end
+(``ad_change_history`` holds budgets): they pass the kill switch and an hourly limit per entity and
+change type (``ROASLOOP_LAUNCHER_MAX_{STATUS,BID}_CHANGES_PER_ENTITY_HOUR``), settle ``applied``,
+``blocked`` or ``failed``, and are retried when unclear, because setting a status twice is harmless.
+Approval mode does not apply to them yet.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import structlog
 
-from schemas.launch import AdSetSpec, AdSpec, CampaignSpec, LaunchRequested, LaunchSettled
+from schemas.launch import AdSetSpec, AdSpec, BidSpec, CampaignSpec, LaunchRequested, LaunchSettled, StatusSpec
 from streams.assets import AssetLibrary, AssetNotFound, InvalidAsset
-from streams.core.controls import ad_accounts
+from streams.core.controls import ad_accounts, killswitch
 from streams.core.redaction import scrub_text
 from streams.core.sealing import CannotOpen, Sealer
 from streams.core.stage import Resources
@@ -31,12 +39,17 @@ from streams.launcher.settings import LauncherSettings
 
 log = structlog.get_logger("roasloop.launcher")
 REFUSED_CODES = (190, 200)
+CHANGES = ("status", "bid")
 INTERRUPTED = ("interrupted: a previous attempt stopped while calling Meta; objects it may have created are "
                "listed under 'created' or visible in Ads Manager")
 
 
 class Refused(Exception):
     """The request cannot be carried out as asked (a parent that does not exist, a missing asset)."""
+
+
+class Blocked(Exception):
+    """A guardrail stopped a status or bid change (the kill switch, too many changes this hour)."""
 
 
 Record = dict[str, Any]
@@ -87,7 +100,9 @@ class Launcher:
         try:
             client = await self.creator_for(request)
             await self.run(request, client, created, sent)
-            status = "created" if client is not None else "dry_run"
+            status = "dry_run" if client is None else "applied" if request.spec.kind in CHANGES else "created"
+        except Blocked as exc:
+            status, error = "blocked", str(exc)
         except MetaChangeFailed as exc:
             meta = (exc.response or {}).get("error")
             code = f"Meta error {meta.get('code')}/{meta.get('error_subcode')}: " if isinstance(meta, dict) else ""
@@ -121,8 +136,32 @@ class Launcher:
                                                                  client)
             fields = graph.adset_fields(spec, campaign_id, request.status)
             await self._create(request, client, "adsets", fields, created, sent, "adset_id")
-        else:
+        elif isinstance(spec, AdSpec):
             await self._ad(request, spec, client, created, sent)
+        else:
+            await self._change(request, spec, client, created, sent)
+
+    async def _change(self, request: LaunchRequested, spec: StatusSpec | BidSpec, client: MetaCreator | None,
+                      created: dict[str, str], sent: list[Record]) -> None:
+        """A pause, resumption or re-bid: through the kill switch and the per-type hourly limit, then Meta."""
+        limit = (self.settings.max_status_changes_per_entity_hour if spec.kind == "status"
+                 else self.settings.max_bid_changes_per_entity_hour)
+        now = self.res.clock.now()
+        async with self.res.pool.acquire() as conn:
+            campaign = await store.campaign_of_entity(conn, request.tenant_id, spec.entity_id)
+            if await killswitch.is_paused(conn, request.tenant_id, campaign or ""):
+                raise Blocked(f"kill switch engaged for {'campaign ' + campaign if campaign else 'the tenant'}")
+            done = await store.changes_since(conn, request.tenant_id, spec.kind, spec.entity_id,
+                                             now - timedelta(hours=1))
+        if done >= limit:
+            raise Blocked(f"{spec.entity_id} had {done} {spec.kind} change(s) in the last hour; the limit is {limit}")
+        fields: Record = ({"status": spec.status} if isinstance(spec, StatusSpec)
+                          else {"bid_strategy": spec.bid_strategy, "bid_amount": spec.bid_amount_minor})
+        fields = {k: v for k, v in fields.items() if v is not None}
+        sent.append({"entity_id": spec.entity_id, "fields": fields})
+        if client is not None:
+            await client.update_object(spec.entity_id, fields)
+            created["entity_id"] = spec.entity_id
 
     async def _parent(self, request: LaunchRequested, parent_request: str | None, key: str,
                       client: MetaCreator | None) -> str:
@@ -207,7 +246,7 @@ class Launcher:
                                                                None))
             group = await store.group_of(conn, tenant, campaign) or campaign
             await store.join_group(conn, tenant, created["adset_id"], group, campaign)
-        else:
+        elif isinstance(spec, AdSpec):
             campaign_id = await store.campaign_of_adset(conn, tenant, created["adset_id"])
             if campaign_id is not None:  # else attribution learns the ad's place from its first click
                 await store.catalog_ad(conn, tenant, created["ad_id"], created["adset_id"], campaign_id,

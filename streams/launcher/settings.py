@@ -16,6 +16,10 @@ class LauncherSettings(BaseSettings):
     backoff_base_seconds: float = Field(default=2.0, ge=0)
     backoff_max_seconds: float = Field(default=300.0, gt=0)
     assets_prefix: str = Field(default="assets", description="Where the asset library lives in object storage")
+    max_status_changes_per_entity_hour: int = Field(
+        default=4, ge=0, le=100, description="Pauses and resumptions of one ad set or ad per rolling hour")
+    max_bid_changes_per_entity_hour: int = Field(
+        default=2, ge=0, le=100, description="Bid amount or strategy changes of one ad set per rolling hour")
     click_base_url: str | None = Field(
         default=None, description="Base of roasloop's click redirect in ads' links (default: PUBLIC_BASE_URL)")
 

@@ -17,7 +17,7 @@ from typing import Any
 from schemas.launch import LaunchRequested
 from streams.core.db import Conn
 
-FINAL = ("created", "dry_run", "failed")
+FINAL = ("created", "applied", "blocked", "dry_run", "failed")
 
 
 async def claim(conn: Conn, request: LaunchRequested, now: datetime) -> str | None:
@@ -85,3 +85,18 @@ async def catalog_ad(conn: Conn, tenant_id: str, ad_id: str, adset_id: str, camp
     await conn.execute(
         "INSERT INTO ad_catalog (tenant_id, ad_id, adset_id, campaign_id, learned_at) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (tenant_id, ad_id) DO NOTHING", tenant_id, ad_id, adset_id, campaign_id, now)
+
+
+async def changes_since(conn: Conn, tenant_id: str, kind: str, entity_id: str, since: datetime) -> int:
+    """Status or bid changes of one entity that reached Meta since ``since`` (the per-type guardrail)."""
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM launch_requests WHERE tenant_id = $1 AND kind = $2 AND spec ->> 'entity_id' = $3"
+        " AND status = 'applied' AND settled_at > $4", tenant_id, kind, entity_id, since))
+
+
+async def campaign_of_entity(conn: Conn, tenant_id: str, entity_id: str) -> str | None:
+    """An ad set's campaign (its group row) or an ad's (the catalog); None when roasloop does not know it."""
+    value = await conn.fetchval(
+        "SELECT campaign_id FROM entity_groups WHERE tenant_id = $1 AND entity_id = $2 UNION ALL"
+        " SELECT campaign_id FROM ad_catalog WHERE tenant_id = $1 AND ad_id = $2 LIMIT 1", tenant_id, entity_id)
+    return str(value) if value is not None else None

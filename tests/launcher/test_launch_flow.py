@@ -35,7 +35,7 @@ async def launch(s: Stack, issuer: Issuer, body: dict[str, Any], tenant: str = "
         got = await s.client.get(f"/v1/tenants/{tenant}/launches/{request_id}",
                                  headers=auth(issuer, "VIEWER", tenants=[tenant]))
         row.update(got.json() if got.status_code == 200 else {})
-        return row.get("status") in ("created", "dry_run", "failed")
+        return row.get("status") in ("created", "applied", "blocked", "dry_run", "failed")
 
     await wait_until(settled, timeout=20)
     return row

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from streams.lab.sandbox.meta_create import create
+from streams.lab.sandbox.meta_create import BID_STRATEGIES, create
 from streams.lab.sandbox.meta_errors import (
     MetaApiError,
     bad_appsecret_proof,
@@ -261,6 +261,8 @@ def _update(state: MetaState, object_id: str, params: Mapping[str, str]) -> dict
         with state.lock:
             target = state.adsets.get(object_id) or state.campaigns.get(object_id) or state.ads[object_id]
             target.status = params["status"]
+    if "bid_amount" in params or "bid_strategy" in params:
+        _update_bid(state, node_type, object_id, params)
     if "daily_budget" in params:
         raw = params["daily_budget"]
         if not re.fullmatch(r"\d{1,15}", raw.strip()):
@@ -270,3 +272,20 @@ def _update(state: MetaState, object_id: str, params: Mapping[str, str]) -> dict
         except KeyError:
             raise unknown_object(object_id, "post") from None
     return {"success": True}
+
+
+def _update_bid(state: MetaState, node_type: str, object_id: str, params: Mapping[str, str]) -> None:
+    if node_type != "AdSet":
+        raise invalid_parameter("bid_amount and bid_strategy are set on ad sets")
+    strategy = params.get("bid_strategy")
+    if strategy is not None and strategy not in BID_STRATEGIES:
+        raise invalid_parameter(f"bid_strategy must be one of {', '.join(sorted(BID_STRATEGIES))}")
+    raw = params.get("bid_amount")
+    if raw is not None and not raw.strip().isdigit():
+        raise invalid_parameter(f"bid_amount must be a whole number of minor units, got {raw!r}")
+    with state.lock:
+        adset = state.adsets[object_id]
+        amount = int(raw) if raw is not None else adset.bid_amount
+        if (strategy or adset.bid_strategy) in ("LOWEST_COST_WITH_BID_CAP", "COST_CAP") and not amount:
+            raise invalid_parameter("bid_amount is required for this bid_strategy", subcode=1815857)
+        adset.bid_amount, adset.bid_strategy = amount, strategy or adset.bid_strategy

@@ -145,7 +145,8 @@ def _adset(state: MetaState, account_id: str, params: Mapping[str, str], _f: Map
     status = _enum(params, "status", STATUSES, "ACTIVE")
     adset_id = str(next(_ids))
     s: MetaAdSet = state.add_adset(adset_id, campaign.campaign_id, budget, name)
-    s.status = status
+    s.status, s.bid_strategy = status, params.get("bid_strategy")
+    s.bid_amount = int(params["bid_amount"]) if params.get("bid_amount", "").isdigit() else None
     return {"id": adset_id}
 
 

@@ -61,6 +61,8 @@ class MetaAdSet:
     name: str
     daily_budget: int | None
     status: str = "ACTIVE"
+    bid_amount: int | None = None
+    bid_strategy: str | None = None
 
 
 @dataclass
