@@ -24,6 +24,7 @@ from schemas.events import (
     RevenueRecognized,
     SpendReported,
 )
+from schemas.launch import LaunchRequested, LaunchSettled
 
 EVENT_MODELS: tuple[type[Envelope], ...] = (
     AdClicked,
@@ -36,6 +37,8 @@ EVENT_MODELS: tuple[type[Envelope], ...] = (
     BudgetChangeReviewed,
     BudgetChangeSettled,
     AlertNotified,
+    LaunchRequested,
+    LaunchSettled,
 )
 MODEL_BY_TYPE: dict[str, type[Envelope]] = {m.__name__: m for m in EVENT_MODELS}
 
@@ -49,7 +52,9 @@ AnyEvent = Annotated[
     | BudgetChangeRequested
     | BudgetChangeReviewed
     | BudgetChangeSettled
-    | AlertNotified,
+    | AlertNotified
+    | LaunchRequested
+    | LaunchSettled,
     Field(discriminator="event_type"),
 ]
 _ANY_EVENT: TypeAdapter[Envelope] = TypeAdapter(AnyEvent)

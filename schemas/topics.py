@@ -24,6 +24,7 @@ from schemas.events import (
     RevenueRecognized,
     SpendReported,
 )
+from schemas.launch import LaunchRequested, LaunchSettled
 
 DLQ_SUFFIX = ".dlq"
 GROUP_PARTITIONS = 12  # every topic keyed by tenant:group shares this count
@@ -92,9 +93,17 @@ ALERTS = Topic(
     "alerts.v1", AlertNotified, 6, by_tenant, "Alerts raised, reminded and resolved", retention_days=90,
 )
 
+LAUNCH_REQUESTS = Topic(
+    "launch.requests.v1", LaunchRequested, 6, by_tenant,
+    "Requests to create campaigns, ad sets and ads (keyed by tenant: a parent is created before its child)",
+)
+LAUNCH_OUTCOMES = Topic(
+    "launch.outcomes.v1", LaunchSettled, 6, by_tenant, "What became of each launch request", retention_days=365,
+)
+
 CATALOG: tuple[Topic, ...] = (
     CLICKS, DEAL_STAGES, CONVERSIONS, REVENUE, SPEND, DECISIONS, BUDGET_REQUESTS, BUDGET_REVIEWS, BUDGET_OUTCOMES,
-    ALERTS,
+    ALERTS, LAUNCH_REQUESTS, LAUNCH_OUTCOMES,
 )
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOG}
 BY_MODEL: dict[type[Envelope], Topic] = {t.model: t for t in CATALOG}

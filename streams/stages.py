@@ -11,7 +11,7 @@ import importlib
 
 from streams.core.stage import Stage
 
-STAGE_NAMES = ("ingest", "attribution", "revenue", "sampler", "executor", "console", "alerts")
+STAGE_NAMES = ("ingest", "attribution", "revenue", "sampler", "executor", "console", "alerts", "launcher")
 
 
 def load_stage(name: str) -> Stage:

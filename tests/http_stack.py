@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import uvicorn
+from pydantic import SecretStr
 
 from streams.console.app import ConsoleStage
 from streams.console.settings import ConsoleSettings
@@ -60,7 +61,8 @@ async def served(settings: Settings, jwks_url: str, issuer: Issuer, pool: asyncp
     await pool.execute("INSERT INTO hubspot_portals (portal_id, tenant_id) VALUES ($1, 'acme')", PORTAL)
     async with pool.acquire() as conn:
         key = await api_keys.issue(conn, "acme")
-    s = ingress_settings(settings, firebase_project_id=PROJECT, firebase_jwks_url=jwks_url)
+    s = ingress_settings(settings, firebase_project_id=PROJECT, firebase_jwks_url=jwks_url,
+                          credentials_keys=SecretStr("http-stack-credentials-key"))
     stages = [IngestStage(IngestSettings(rate_limit_per_second=1e6, rate_limit_burst=10**6, body_timeout_seconds=2,
                                          publish_timeout_seconds=3)),
               ConsoleStage(ConsoleSettings(publish_timeout_seconds=3))]

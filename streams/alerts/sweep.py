@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
-from streams.alerts import health, lag, money
+from streams.alerts import accounts, health, lag, money
 from streams.alerts.settings import AlertsSettings
 from streams.alerts.store import Alerting, enqueue
 from streams.core.controls.alert_channels import configured_kinds
@@ -84,6 +84,7 @@ class Sweep:
             await health.kill_switch(self.alerting, fx)
             await health.approvals_waiting(self.alerting, fx, th_of)
             await health.dead_letters_quiet(self.alerting, fx, th_of)
+            await accounts.tokens_refused(self.alerting, fx)
 
         await self._in_effects(judge)
 

@@ -17,7 +17,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from streams.console import alerts, approvals, audit, controls, decisions, groups, health, reads, steering, tenants
+from streams.console import (
+    ad_accounts,
+    alerts,
+    approvals,
+    audit,
+    controls,
+    decisions,
+    groups,
+    health,
+    launches,
+    reads,
+    steering,
+    tenants,
+)
 from streams.console.context import ContextOf
 from streams.console.endpoint import Endpoint, endpoint
 from streams.console.op import Op
@@ -82,6 +95,8 @@ ROUTES: Sequence[Op] = (
     Op("POST", CAMPAIGN + "/resume", "ADMIN", steering.kill_switch(False), "Resume a campaign's automation",
        steering.PauseIn),
     *alerts.ROUTES,
+    *ad_accounts.ROUTES,
+    *launches.ROUTES,
 )
 
 

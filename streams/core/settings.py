@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     storage_dir: str = Field(default=".roasloop/storage", description="Local object storage root")
 
     # --- roasloop itself -------------------------------------------------------------
+    credentials_keys: SecretStr | None = Field(
+        default=None,
+        description="Keys sealing stored ad-account credentials, comma separated, newest first (rotation)",
+    )
     hash_key: SecretStr = Field(
         default=SecretStr("roasloop-dev-hash-key-change-me"),
         description="Key of the HMAC that hashes emails, IPs and user agents",

@@ -6,6 +6,13 @@ re-read), one row per ad set and day, following ``paging.next``. Usage headers a
 page: above the threshold the poller pauses before the next call instead of running into a block;
 throttling errors and 5xx are retried with backoff.
 
+Accounts come from two places: ``ROASLOOP_INGEST_INSIGHTS_ACCOUNTS`` (polled with the process-wide
+``META_ACCESS_TOKEN``) and each tenant's stored ad accounts (:mod:`streams.core.controls.ad_accounts`,
+polled with that account's own token and app secret, opened from their seal for the call). A token
+Meta refuses (code 190, or 200: no permission on the account) marks that account ``refused`` - the
+alerts stage raises on it - and the poll goes on with the other accounts; the next successful poll
+clears the mark.
+
 Each row is a snapshot, and its event id is derived from the entity, the day and the values
 (``spend-<account>-<adset>-<day>-<digest>``): a re-poll that finds the same numbers publishes
 nothing (``insights_snapshots`` remembers the last digest) and would carry the same id if it did,
@@ -25,8 +32,10 @@ import structlog
 
 from schemas.events import SpendReported
 from schemas.money import Money, to_minor
-from streams.core.errors import TransientError
-from streams.core.redaction import register_secret
+from streams.core.controls import ad_accounts
+from streams.core.errors import RoasloopError, TransientError
+from streams.core.redaction import register_secret, scrub_text
+from streams.core.sealing import Sealer
 from streams.core.web import publish_or_raise
 from streams.ingest import context
 from streams.integrations.http_retry import send_with_retries
@@ -35,6 +44,11 @@ from streams.integrations.meta import THROTTLE_CODES, appsecret_proof, parse_usa
 log = structlog.get_logger("roasloop.ingest.insights")
 FIELDS = "account_id,account_currency,campaign_id,adset_id,spend,impressions,clicks,actions"
 PAGE_LIMIT = 200
+REFUSED_CODES = frozenset({190, 200})
+
+
+class TokenRefused(RoasloopError):
+    """Meta refused the account's token (revoked, expired, or no role on the account)."""
 
 
 @dataclass(frozen=True)
@@ -77,20 +91,48 @@ def snapshot(row: dict[str, Any], tenant_id: str, account_id: str, now: datetime
     return Snapshot(event, digest)
 
 
+def _auth(token: str, app_secret: str) -> dict[str, str]:
+    proof = appsecret_proof(token, app_secret)
+    for secret in (token, app_secret, proof):
+        register_secret(secret)
+    return {"access_token": token, "appsecret_proof": proof}
+
+
+def refusal(response: httpx.Response) -> str | None:
+    """Meta's reason when it refused the token, scrubbed; None for any other answer."""
+    if response.status_code < 400:
+        return None
+    try:
+        error = response.json().get("error") or {}
+        code = int(error.get("code") or 0)
+    except (ValueError, AttributeError):
+        return None
+    if code not in REFUSED_CODES:
+        return None
+    return scrub_text(f"Meta error {code}/{error.get('error_subcode')}: {error.get('message', '')}")[:300]
+
+
 class InsightsPoller:
-    def __init__(self, ctx: context.IngestContext, http: httpx.AsyncClient) -> None:
+    def __init__(self, ctx: context.IngestContext, http: httpx.AsyncClient, sealer: Sealer | None = None) -> None:
         s = ctx.res.settings
-        if s.meta_access_token is None or s.meta_app_secret is None:
-            raise ValueError("the insights poller needs META_ACCESS_TOKEN and META_APP_SECRET")
         self.ctx = ctx
         self.http = http
+        self.sealer = sealer
         self.page_limit = PAGE_LIMIT
         self.base = f"{s.meta_graph_url.rstrip('/')}/{s.meta_api_version}"
-        token = s.meta_access_token.get_secret_value()
-        proof = appsecret_proof(token, s.meta_app_secret.get_secret_value())
-        for secret in (token, s.meta_app_secret, proof):
-            register_secret(secret)
-        self.auth = {"access_token": token, "appsecret_proof": proof}
+        self.auth: dict[str, str] | None = None
+        if s.meta_access_token is not None and s.meta_app_secret is not None:
+            self.auth = _auth(s.meta_access_token.get_secret_value(), s.meta_app_secret.get_secret_value())
+
+    async def auth_for(self, tenant_id: str, account_id: str) -> dict[str, str]:
+        """The account's own credentials when stored for this tenant, else the process-wide ones."""
+        async with self.ctx.res.pool.acquire() as conn:
+            creds = await ad_accounts.credentials_for(conn, self.sealer, tenant_id, account_id)
+        if creds is not None:
+            return _auth(creds.access_token.get_secret_value(), creds.app_secret.get_secret_value())
+        if self.auth is None:
+            raise TokenRefused(f"no credentials for {account_id}: store them or set META_ACCESS_TOKEN")
+        return self.auth
 
     async def _get(self, url: str, params: dict[str, str] | None) -> dict[str, Any]:
         cfg, clock = self.ctx.config, self.ctx.res.clock
@@ -98,6 +140,9 @@ class InsightsPoller:
             lambda: self.http.get(url, params=params), clock=clock, api="meta", attempts=cfg.http_max_attempts,
             backoff_s=cfg.http_backoff_seconds, extra_delay=throttle_delay,
         )
+        reason = refusal(response)
+        if reason is not None:
+            raise TokenRefused(reason)
         if response.status_code >= 400:
             raise TransientError(f"Meta insights: HTTP {response.status_code}")
         usage = parse_usage(response.headers)
@@ -109,9 +154,11 @@ class InsightsPoller:
             raise TransientError("Meta insights: unexpected response")
         return body
 
-    async def fetch(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
+    async def fetch(self, account_id: str, since: date, until: date,
+                    auth: dict[str, str] | None = None) -> list[dict[str, Any]]:
         params: dict[str, str] | None = {
-            **self.auth, "level": "adset", "fields": FIELDS, "time_increment": "1", "limit": str(self.page_limit),
+            **(auth or self.auth or {}), "level": "adset", "fields": FIELDS, "time_increment": "1",
+            "limit": str(self.page_limit),
             "time_range": json.dumps({"since": since.isoformat(), "until": until.isoformat()}),
         }
         url = f"{self.base}/{account_id}/insights"
@@ -130,7 +177,9 @@ class InsightsPoller:
         res = self.ctx.res
         now = res.clock.now()
         until = now.date()
-        rows = await self.fetch(account_id, until - timedelta(days=self.ctx.config.insights_lookback_days - 1), until)
+        auth = await self.auth_for(tenant_id, account_id)
+        rows = await self.fetch(account_id, until - timedelta(days=self.ctx.config.insights_lookback_days - 1), until,
+                                auth)
         snaps = [snapshot(r, tenant_id, account_id, now) for r in rows if r.get("adset_id") and r.get("date_start")]
         known = {(r["entity_id"], r["day"]): r["digest"] for r in await res.pool.fetch(
             "SELECT entity_id, day, digest FROM insights_snapshots WHERE tenant_id = $1 AND entity_id = ANY($2)",
@@ -144,11 +193,20 @@ class InsightsPoller:
         )
         return len(fresh)
 
+    async def accounts(self) -> list[tuple[str, str]]:
+        stored = await ad_accounts.polled_accounts(self.ctx.res.pool) if self.sealer is not None else []
+        return list(dict.fromkeys([*self.ctx.config.accounts(), *stored]))
+
     async def poll_once(self) -> int:
         published = 0
-        for tenant_id, account_id in self.ctx.config.accounts():
+        pool, now = self.ctx.res.pool, self.ctx.res.clock.now()
+        for tenant_id, account_id in await self.accounts():
             try:
                 published += await self.poll_account(tenant_id, account_id)
+                await ad_accounts.mark_ok(pool, tenant_id, account_id)
+            except TokenRefused as exc:
+                log.warning("insights_token_refused", tenant_id=tenant_id, account_id=account_id, error=str(exc))
+                await ad_accounts.mark_refused(pool, tenant_id, account_id, str(exc), now)
             except Exception as exc:  # one account's trouble must not stop the others
                 log.warning("insights_poll_failed", tenant_id=tenant_id, account_id=account_id,
                             error_type=type(exc).__name__, error=str(exc)[:300])
@@ -162,15 +220,18 @@ class InsightsPoller:
 
 
 def start_poller(ctx: context.IngestContext, transport: httpx.AsyncBaseTransport | None) -> InsightsPoller | None:
-    """Spawn the poll loop when accounts and Meta credentials are configured."""
+    """Spawn the poll loop when accounts can be polled: stored ones (a credentials key is set) or
+    configured ones with the process-wide Meta token."""
     s = ctx.res.settings
-    if not ctx.config.accounts():
-        return None
-    if s.meta_access_token is None:
-        log.warning("insights_poller_disabled", reason="no META_ACCESS_TOKEN")
-        return None
+    sealer = Sealer.from_setting(s.credentials_keys)
+    if sealer is None:
+        if not ctx.config.accounts():
+            return None
+        if s.meta_access_token is None:
+            log.warning("insights_poller_disabled", reason="no META_ACCESS_TOKEN")
+            return None
     http = httpx.AsyncClient(timeout=httpx.Timeout(ctx.config.http_timeout_seconds), transport=transport)
-    poller = InsightsPoller(ctx, http)
+    poller = InsightsPoller(ctx, http, sealer)
     ctx.closers.append(http.aclose)
     ctx.res.spawn(poller.run(), name="insights-poller")
     ctx.poller = poller

@@ -32,6 +32,7 @@ from schemas import (
 )
 from schemas.codec import EVENT_MODELS
 from schemas.export import export_json_schemas
+from schemas.launch import CampaignSpec, LaunchRequested, LaunchSettled
 
 AT = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
 USD = "USD"
@@ -72,6 +73,10 @@ EXAMPLES: list[Envelope] = [
     AlertNotified(**envelope("10"), alert_id="roas_collapse-0123456789abcdef", rule="roas_collapse", subject="s1",
                   notice="raised", severity="warning", episode=1, title="Ad set s1: pipeline ROAS below 1.0",
                   facts={"posterior_high": 0.8, "entity_id": "s1"}, raised_at=AT),
+    LaunchRequested(**envelope("11"), request_id="launch-1", account_id="act_1", requested_by="alice",
+                    spec=CampaignSpec(name="Spring", objective="OUTCOME_LEADS")),
+    LaunchSettled(**envelope("12"), request_id="launch-1", account_id="act_1", kind="campaign", outcome="created",
+                  created={"campaign_id": "120001"}),
 ]
 
 

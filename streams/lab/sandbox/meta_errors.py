@@ -89,6 +89,25 @@ def bad_token(echo: str | None = None) -> MetaApiError:
     return MetaApiError("Invalid OAuth access token - Cannot parse access token", code=190)
 
 
+def session_invalidated() -> MetaApiError:
+    """Code 190 / 460: the token was revoked or its session invalidated (a person must issue a new one)."""
+    return MetaApiError(
+        "Error validating access token: The session has been invalidated because the user changed their "
+        "password or Facebook has changed the session for security reasons.",
+        code=190,
+        error_subcode=460,
+    )
+
+
+def no_ads_permission(object_id: str) -> MetaApiError:
+    """Code 200: the token's system user has no role on this ad account."""
+    return MetaApiError(
+        f"(#200) Ad account owner has NOT grant ads_management or ads_read permission ({object_id})",
+        type="OAuthException",
+        code=200,
+    )
+
+
 def missing_appsecret_proof() -> MetaApiError:
     return MetaApiError(
         "API calls from the server require an appsecret_proof argument", type="GraphMethodException", code=100

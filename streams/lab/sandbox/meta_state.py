@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from streams.lab.sandbox.meta_errors import MetaApiError, budget_too_low, invalid_parameter, user_request_limit
 from streams.lab.sandbox.meta_faults import MetaFaults
@@ -61,6 +61,8 @@ class MetaAdSet:
     name: str
     daily_budget: int | None
     status: str = "ACTIVE"
+    bid_amount: int | None = None
+    bid_strategy: str | None = None
 
 
 @dataclass
@@ -71,6 +73,24 @@ class MetaAd:
     account_id: str
     name: str
     status: str = "ACTIVE"
+
+
+@dataclass
+class MetaCreative:
+    creative_id: str
+    account_id: str
+    name: str
+    spec: dict[str, Any]
+
+
+@dataclass
+class MetaMedia:
+    """Uploaded ad images (by hash) and ad videos (by id), per account."""
+
+    images: dict[str, tuple[str, int]] = field(default_factory=dict)  # hash -> (account, size)
+    videos: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (account, size)
+    creatives: dict[str, MetaCreative] = field(default_factory=dict)
+    created: list[tuple[str, str]] = field(default_factory=list)  # (edge, id): every creation, in order
 
 
 @dataclass(frozen=True)
@@ -110,6 +130,15 @@ class InsightsRow:
 
 
 @dataclass
+class TokenGrant:
+    """A system-user token of its own: its app secret, the ad accounts it may use, revoked or not."""
+
+    app_secret: str
+    accounts: frozenset[str]
+    revoked: bool = False
+
+
+@dataclass
 class MetaState:
     access_token: str = "sandbox-meta-token"
     app_secret: str = "sandbox-meta-app-secret"
@@ -131,6 +160,9 @@ class MetaState:
     requests: list[tuple[str, str, datetime]] = field(default_factory=list)  # (method, path, at)
     traceparents: list[str | None] = field(default_factory=list)  # W3C trace context, per request
     faults: MetaFaults = field(default_factory=MetaFaults)
+    grants: dict[str, TokenGrant] = field(default_factory=dict)
+    """Tokens besides ``access_token``, each limited to its ad accounts (``access_token`` sees all)."""
+    media: MetaMedia = field(default_factory=MetaMedia)
     usage: MetaUsage = field(init=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _blocked_until: dict[str, datetime] = field(default_factory=dict)
@@ -167,6 +199,17 @@ class MetaState:
         ad = MetaAd(ad_id, adset_id, s.campaign_id, s.account_id, name or f"Ad {ad_id}")
         self.ads[ad_id] = ad
         return ad
+
+    def grant(self, token: str, app_secret: str, *accounts: str) -> TokenGrant:
+        """Issue a token that may use only ``accounts`` (ids with or without ``act_``)."""
+        g = TokenGrant(app_secret, frozenset(a.removeprefix("act_") for a in accounts))
+        with self.lock:
+            self.grants[token] = g
+        return g
+
+    def revoke(self, token: str) -> None:
+        with self.lock:
+            self.grants[token].revoked = True
 
     def record_insights(self, row: InsightsRow) -> None:
         with self.lock:
