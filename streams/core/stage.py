@@ -40,6 +40,7 @@ from streams.core.dlq import POISON, classify, dead_letters_of
 from streams.core.lag import lag_loop
 from streams.core.naming import group_name, topic_name, unprefixed
 from streams.core.process import Consumed, Effects, Processor
+from streams.core.pruning import prune_loop
 from streams.core.publish import Publisher
 from streams.core.settings import Settings
 
@@ -279,6 +280,8 @@ class StageRunner:
         await self.open()
         await self.resources.broker.start()
         self.resources.spawn(lag_loop(self.resources.broker), name="consumer-lag")
+        if self.resources._pool is not None:
+            self.resources.spawn(prune_loop(self.resources.pool, self.settings, self.clock), name="pruning")
         self.started = True
         log.info("stages_started", stages=[s.name for s in self.stages])
 
