@@ -8,16 +8,18 @@
 3. Measures **clicks indexed per second**: ``--new-clicks`` fresh clicks through the stage's batch
    subscriber into the already-large index.
 
-Each rate is printed beside the plain aiokafka consume -> produce pass-through of
-``bench.broker_passthrough`` measured in the same run, and as a ratio to it.
+Each rate is printed beside the batched aiokafka consume -> produce pass-through of
+``bench.broker_passthrough`` measured in the same run, and as a ratio to it (``--json``: one JSON
+object whose ``ratio`` is the slower of the two).
 
-    python bench/attribution.py [--clicks 1000000] [--conversions 3000] [--new-clicks 30000]
+    python bench/attribution.py [--clicks 1000000] [--conversions 3000] [--new-clicks 30000] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import sys
 import time
@@ -29,7 +31,7 @@ from aiokafka import AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.broker_passthrough import bench_settings, measure_raw_passthrough
+from bench.broker_passthrough import bench_settings, measure_batched_passthrough
 from schemas import AdClicked, ContactSignals, DealStageChanged, encode
 from schemas.topics import CLICKS, DEAL_STAGES
 from streams.attribution.app import AttributionStage
@@ -160,17 +162,22 @@ async def measure(settings: Settings, clicks: int, conversions: int, new_clicks:
     return conversion_rate, click_rate
 
 
-async def main(clicks: int, conversions: int, new_clicks: int, baseline_n: int) -> None:
+async def main(clicks: int, conversions: int, new_clicks: int, baseline_n: int, as_json: bool) -> None:
     from streams.lab.dev.runtime import local_infrastructure
 
     with local_infrastructure() as (bootstrap, url):
-        baseline = await measure_raw_passthrough(bootstrap, baseline_n)
+        baseline = await measure_batched_passthrough(bootstrap, baseline_n)
         async with bench_settings(bootstrap, url) as settings:
             load_seconds = await bulk_load(settings, clicks)
             conversion_rate, click_rate = await measure(settings, clicks, conversions, new_clicks)
+    if as_json:
+        print(json.dumps({"benchmark": "attribution", "clicks": clicks, "batched_baseline": round(baseline),
+                          "conversions_per_s": round(conversion_rate), "clicks_per_s": round(click_rate),
+                          "ratio": round(min(conversion_rate, click_rate) / baseline, 3)}))
+        return
     print(f"click index: {clicks:,} clicks bulk-loaded (COPY + index build) in {load_seconds:.1f}s")
     print(f"{'measure':<44}{'msgs/s':>10}{'ratio':>9}")
-    print(f"{'raw aiokafka pass-through (baseline)':<44}{baseline:>10.0f}{1.0:>9.3f}")
+    print(f"{'batched aiokafka pass-through (baseline)':<44}{baseline:>10.0f}{1.0:>9.3f}")
     print(f"{'conversions attributed':<44}{conversion_rate:>10.0f}{conversion_rate / baseline:>9.3f}")
     print(f"{'clicks indexed':<44}{click_rate:>10.0f}{click_rate / baseline:>9.3f}")
 
@@ -180,6 +187,7 @@ if __name__ == "__main__":
     parser.add_argument("--clicks", type=int, default=1_000_000, help="clicks in the index before measuring")
     parser.add_argument("--conversions", type=int, default=3_000, help="deal-stage events to attribute")
     parser.add_argument("--new-clicks", type=int, default=30_000, help="clicks to index while measuring")
-    parser.add_argument("--baseline-n", type=int, default=5_000, help="messages for the pass-through baseline")
+    parser.add_argument("--baseline-n", type=int, default=20_000, help="messages for the pass-through baseline")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    asyncio.run(main(args.clicks, args.conversions, args.new_clicks, args.baseline_n))
+    asyncio.run(main(args.clicks, args.conversions, args.new_clicks, args.baseline_n, args.json))

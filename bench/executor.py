@@ -5,20 +5,21 @@ modes: dry-run (no Graph API call) and live against the Meta stand-in over HTTP 
 raised so it never throttles, since we measure the executor, not Meta's quota). Each run uses
 fresh topics and a fresh schema on the embedded broker and PostgreSQL, starts the executor stage,
 warms it up with one request, then publishes N requests and times until all N are settled in
-``ad_change_history``. The baseline is the plain aiokafka consume -> produce loop of
+``ad_change_history``. The baseline is the batched aiokafka consume -> produce loop of
 ``bench/broker_passthrough.py``, measured in the same run.
 
 One campaign is the worst case by design: its requests run strictly one after another (each
 waits for the previous one's Meta call and audit writes). Many campaigns run concurrently,
 bounded by the database pool.
 
-    python -m bench.executor [--quick]
+    python -m bench.executor [--quick] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
-from bench.broker_passthrough import bench_settings, measure_raw_passthrough
+from bench.broker_passthrough import bench_settings, measure_batched_passthrough
 from schemas import BudgetChangeRequested, Money, encode
 from schemas.topics import BUDGET_REQUESTS, group_key
 from streams.core.naming import topic_name
@@ -123,13 +124,13 @@ async def measure(settings: Settings, campaigns: int, n: int, meta_url: str | No
         await runner.stop()
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, as_json: bool) -> None:
     from streams.lab.dev.runtime import local_infrastructure
 
     sizes = [(1, 100), (100, 500), (2_000, 2_000)] if quick else [(1, 300), (100, 2_000), (10_000, 10_000)]
     rows: list[tuple[str, int, int, float]] = []
     with local_infrastructure() as (bootstrap, url):
-        raw = await measure_raw_passthrough(bootstrap, 2_000 if quick else 5_000)
+        raw = await measure_batched_passthrough(bootstrap, 20_000)
         state = MetaState(tier=UsageTier(max_score=1e12, app_calls_per_hour=10**9))
         holder: dict[str, Any] = {"state": state}
 
@@ -146,8 +147,15 @@ async def main(quick: bool) -> None:
                                              state if live else None)
                     rows.append((mode, campaigns, n, rate))
                     print(f"  {mode:<9} {campaigns:>6} campaigns {n:>6} requests: {rate:8.0f}/s", flush=True)
+    if as_json:
+        dry = [rate for mode, _, _, rate in rows if mode == "dry-run"]
+        print(json.dumps({"benchmark": "executor", "batched_baseline": round(raw),
+                          "runs": [{"mode": m, "campaigns": c, "requests": n, "settled_per_s": round(r)}
+                                   for m, c, n, r in rows],
+                          "ratio": round(min(dry) / raw, 3)}))
+        return
     print(f"\n{'mode':<10}{'campaigns':>10}{'requests':>10}{'settled/s':>11}{'ratio':>8}")
-    print(f"{'raw pass-through (baseline)':<41}{raw:>11.0f}{1:>8.3f}")
+    print(f"{'batched pass-through (baseline)':<41}{raw:>11.0f}{1:>8.3f}")
     for mode, campaigns, n, rate in rows:
         print(f"{mode:<10}{campaigns:>10}{n:>10}{rate:>11.0f}{rate / raw:>8.3f}")
 
@@ -155,4 +163,6 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (10,000 campaigns become 2,000)")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--json", action="store_true", help="one JSON object; ratio = the slowest dry run / baseline")
+    args = parser.parse_args()
+    asyncio.run(main(args.quick, args.json))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import time
@@ -134,6 +135,12 @@ async def main(args: argparse.Namespace, servers: str) -> None:
 
     assert plain == read == result.events == published, (plain, read, result.events, published)
     base = plain / plain_s
+    if args.json:
+        print(json.dumps({"benchmark": "replay", "events": published, "plain_read": round(base),
+                          "read_decode": round(decoded / decoded_s), "read_range": round(read / read_s),
+                          "replay": round(result.events / replay_s), "decisions": len(result.logged),
+                          "ratio": round((result.events / replay_s) / (decoded / decoded_s), 3)}))
+        return
     print(f"events: {published:,} on {sum(t.partitions for t in REPLAY_TOPICS)} partitions")
     print(f"plain aiokafka read : {base:12,.0f} events/s ({plain_s:.2f}s)")
     print(f"plain read + decode : {decoded / decoded_s:12,.0f} events/s ({decoded_s:.2f}s)  "
@@ -148,6 +155,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--groups", type=int, default=40)
+    parser.add_argument("--json", action="store_true", help="one JSON object; ratio = full replay / read + decode")
     options = parser.parse_args()
     with contextlib.ExitStack() as stack:
         servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")

@@ -22,7 +22,7 @@ import structlog
 from schemas.events import AdClicked, DealStageChanged, SpendReported
 from schemas.topics import CLICKS, DEAL_STAGES, SPEND
 from streams.attribution import click_index, sweeper
-from streams.attribution.resolver import CONSUMER, Context, on_stage_event, recheck
+from streams.attribution.resolver import CONSUMER, Context, lock_tenant, on_stage_event, recheck
 from streams.attribution.settings import AttributionSettings, load_attribution_settings
 from streams.core.faststream_app import lazy_app
 from streams.core.process import Consumed, Effects, Processor
@@ -59,6 +59,10 @@ class AttributionStage(Stage):
         await recheck(Context(fx, self.config), new_clicks, new_ads)
 
     async def attribute(self, fx: Effects, batch: Sequence[Consumed[DealStageChanged]]) -> None:
+        # The batch's tenants are locked up front in one order, as the click batches lock theirs:
+        # two batches then never wait on each other in a cycle.
+        for tenant_id in sorted({r.event.tenant_id for r in batch}):
+            await lock_tenant(fx.conn, tenant_id)
         for record in batch:
             event = record.event
             with structlog.contextvars.bound_contextvars(tenant_id=event.tenant_id, deal_id=event.deal_id,

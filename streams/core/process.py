@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from schemas.envelope import Envelope
 from streams.core import inbox
@@ -44,6 +44,7 @@ class Consumed(Generic[E]):
     topic: str
     partition: int
     offset: int
+    record: Any = field(default=None, compare=False, repr=False)  # the broker's record, for a dead letter
 
 
 @dataclass

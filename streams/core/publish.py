@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,7 +32,22 @@ class Publisher:
         MESSAGES_OUT.labels(topic=topic.name).inc()
 
     async def publish_many(self, events: Iterable[Envelope], headers: dict[str, str] | None = None) -> None:
-        """Publish a batch concurrently-enough: one awaited send each, in order per key."""
-        batch: list[Any] = list(events)
-        for event in batch:
-            await self.publish(event, headers)
+        """Publish a batch concurrently and return once the broker acknowledged every record.
+
+        Each record is handed to the producer in order (``no_confirm`` returns once it is queued,
+        so per-key order is the emission order), then all acks are awaited together: a batch costs
+        one or a few broker round trips, not one per record. Any failed ack raises, so the caller's
+        transaction rolls back and the batch is redelivered.
+        """
+        common = {**tracing.headers(), **(headers or {})}
+        acks: list[Any] = []
+        counts: dict[str, int] = {}
+        for event in events:
+            topic = topic_for(event)
+            acks.append(await self.broker.publish(encode(event), topic=topic_name(self.settings, topic),
+                                                  key=topic.key(event), headers=common, no_confirm=True))
+            counts[topic.name] = counts.get(topic.name, 0) + 1
+        if acks:
+            await asyncio.gather(*acks)
+        for name, count in counts.items():
+            MESSAGES_OUT.labels(topic=name).inc(count)

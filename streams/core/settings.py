@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     environment: Literal["dev", "test", "production"] = "dev"
+    dedupe_window_days: int | None = Field(
+        default=None, ge=1,
+        description="Keep inbox rows and webhook delivery keys this long (default: the longest topic retention)")
+    audit_retention_days: int = Field(default=400, ge=1,
+                                      description="Keep audit history (decisions, changes) this long")
+    prune_interval_seconds: float = Field(default=3600.0, gt=0, description="How often the pruning job runs")
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -27,10 +27,11 @@ from streams.core.partitions import group_partition
 from streams.core.process import Consumed, Effects
 from streams.core.stage import Resources, Stage
 from streams.sampler import schedule, store
+from streams.sampler.cache import GroupCache
 from streams.sampler.coldstart import external_priors
 from streams.sampler.priors.source import NullPriorSource, PriorSource
 from streams.sampler.settings import SamplerSettings, load_sampler_settings
-from streams.sampler.state import retention_cutoff
+from streams.sampler.state import GroupState, retention_cutoff
 
 CONSUMER = "sampler"
 log = structlog.get_logger("roasloop.sampler")
@@ -50,6 +51,8 @@ class SamplerStage(Stage):
         """The groups whose partitions this instance holds: the ones it schedules decisions for."""
         self.assigned: set[int] = set()
         self.deciding = asyncio.Lock()
+        self.cache = GroupCache()
+        """The owned groups' state, read from PostgreSQL on first touch after assignment."""
         self.res: Resources | None = None
 
     @property
@@ -67,26 +70,30 @@ class SamplerStage(Stage):
         res.spawn(schedule.every_group(res, self), name="sampler-scheduler")
 
     async def ingest(self, fx: Effects, batch: Sequence[Consumed[Fact]]) -> dict[GroupKey, int]:
-        """Apply each event's facts and refresh its group's posteriors, in the batch's transaction.
+        """Apply the batch's facts and refresh each touched group's posteriors, in the batch's transaction.
 
-        Returns, per group touched, the events seen since its last decision. Each event's position
-        advances its group's evidence mark in the same transaction, so a decision can say exactly
-        which records it saw."""
+        The facts go to the groups' in-memory state (:mod:`.cache`) and are written behind to
+        PostgreSQL in this transaction; each touched group's posterior is computed once, from its
+        state after the whole batch. Returns, per group touched, the events seen since its last
+        decision. The records' positions advance their groups' evidence marks in the same
+        transaction, so a decision can say exactly which records it saw."""
         model = self.settings.model()
         minimum = self.settings.platform_min_budget_minor
-        counts: dict[GroupKey, int] = {}
+        cutoff = retention_cutoff(fx.now, model)
+        by_group: dict[GroupKey, list[Consumed[Fact]]] = {}
         for record in batch:
-            event = record.event
-            position = store.Position(record.topic, record.partition, record.offset)
-            currency = event.spend.currency if isinstance(event, SpendReported) else event.amount.currency
-            counts[(event.tenant_id, event.group_id)] = await store.touch_group(
-                fx.conn, event.tenant_id, event.group_id, event.campaign_id, currency, event.occurred_at, position)
-            if isinstance(event, SpendReported):
-                await store.apply_spend(fx.conn, event, minimum)
-            else:
-                await store.apply_revenue(fx.conn, event, model, minimum)
-            state = await store.load_group(fx.conn, event.tenant_id, event.group_id, model,
-                                           retention_cutoff(fx.now, model))
+            by_group.setdefault((record.event.tenant_id, record.event.group_id), []).append(record)
+        self.cache.begin(by_group)
+        # every group's state before this batch's writes, which are then applied to it in memory
+        states = {key: await self.cache.get(fx.conn, key, model, cutoff, minimum) for key in by_group}
+        await store.apply_facts(fx.conn, [r.event for r in batch], model, minimum)
+        counts: dict[GroupKey, int] = {}
+        for key, records in by_group.items():
+            counts[key] = await _touch(fx, key, records)
+            state = states[key]
+            for record in records:
+                _record(state, record.event)
+            state.prune(cutoff)
             ids = state.active_entities(fx.now.date(), model.entity_ttl_days)
             if ids:
                 posterior = state.posterior(ids, fx.now, model, external_priors(self.prior_source, ids))
@@ -95,6 +102,7 @@ class SamplerStage(Stage):
 
     async def decide_if_due(self, counts: dict[GroupKey, int]) -> None:
         """After a batch commits: decide the groups with enough new evidence, at most every debounce."""
+        self.cache.committed()
         self.owned |= counts.keys()
         res = self.running()
         for (tenant_id, group_id), count in sorted(counts.items()):
@@ -111,6 +119,31 @@ class SamplerStage(Stage):
         return self.res
 
 
+async def _touch(fx: Effects, key: GroupKey, records: Sequence[Consumed[Fact]]) -> int:
+    """One group row update per partition the group's records came from (count, latest time, mark)."""
+    last = records[-1].event
+    currency = last.spend.currency if isinstance(last, SpendReported) else last.amount.currency
+    at = max(r.event.occurred_at for r in records)
+    furthest: dict[tuple[str, int], int] = {}
+    for r in records:
+        furthest[(r.topic, r.partition)] = max(furthest.get((r.topic, r.partition), -1), r.offset)
+    seen = 0
+    for i, ((topic, partition), offset) in enumerate(sorted(furthest.items())):
+        seen = await store.touch_group(fx.conn, *key, records[0].event.campaign_id, currency, at,
+                                       store.Position(topic, partition, offset), len(records) if i == 0 else 0)
+    return seen
+
+
+def _record(state: GroupState, event: Fact) -> None:
+    """The same fact in memory that :func:`store.apply_facts` wrote to PostgreSQL."""
+    if isinstance(event, SpendReported):
+        state.record_spend(event.entity_id, event.campaign_id, event.day, event.spend.amount_minor, event.clicks,
+                           event.impressions, event.leads, event.daily_budget_minor)
+    else:
+        state.record_revenue(event.adset_id, event.campaign_id, event.amount.amount_minor, event.occurred_at,
+                             event.click_occurred_at, store.first_credit(event))
+
+
 class _Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
     """On assignment, the groups of the assigned partitions become this instance's to schedule."""
 
@@ -119,11 +152,13 @@ class _Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         gone = {tp.partition for tp in revoked}
+        self.stage.cache.forget_partitions(gone)
         self.stage.assigned -= gone
         self.stage.owned = {g for g in self.stage.owned if group_partition(*g) not in gone}
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self.stage.assigned |= {tp.partition for tp in assigned}
+        self.stage.cache.forget_partitions({tp.partition for tp in assigned})  # read again on first touch
         try:
             async with self.stage.running().pool.acquire() as conn:
                 groups = await store.all_groups(conn)

@@ -62,8 +62,10 @@ class ModelConfig:
     """Largest fraction of the group total one entity may take."""
 
 
-@dataclass
+@dataclass(slots=True)
 class DayFacts:
+    """One entity's facts for one day. Slotted: the sampler keeps millions of these in memory."""
+
     spend_minor: int = 0
     clicks: int = 0
     impressions: int = 0
@@ -74,7 +76,7 @@ class DayFacts:
     jump_sq: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class EntityInfo:
     entity_id: str
     campaign_id: str

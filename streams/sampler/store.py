@@ -9,6 +9,7 @@ a rebalance needs no hand-over - the new owner reads the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -45,8 +46,8 @@ def evidence_marks(evidence: dict[str, int]) -> list[EvidenceMark]:
 
 
 async def touch_group(conn: Conn, tenant_id: str, group_id: str, campaign_id: str, currency: str,
-                      at: datetime, position: Position | None = None) -> int:
-    """Create or refresh the group row; return the events seen since its last decision.
+                      at: datetime, position: Position | None = None, count: int = 1) -> int:
+    """Create or refresh the group row for ``count`` events; return the events seen since its last decision.
 
     ``position`` advances the group's evidence mark for that partition (never backwards: a
     redelivered older record does not move it)."""
@@ -54,76 +55,80 @@ async def touch_group(conn: Conn, tenant_id: str, group_id: str, campaign_id: st
     return int(await conn.fetchval(
         "INSERT INTO sampler_groups"
         " (tenant_id, group_id, campaign_id, currency, events_since_decision, last_event_at, evidence)"
-        " VALUES ($1, $2, $3, $4, 1, $5,"
+        " VALUES ($1, $2, $3, $4, $8, $5,"
         "  CASE WHEN $6::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object($6::text, $7::bigint) END)"
         " ON CONFLICT (tenant_id, group_id) DO UPDATE SET"
-        " events_since_decision = sampler_groups.events_since_decision + 1,"
+        " events_since_decision = sampler_groups.events_since_decision + $8,"
         " last_event_at = GREATEST(sampler_groups.last_event_at, $5), currency = $4,"
         " evidence = CASE WHEN $6::text IS NULL THEN sampler_groups.evidence ELSE sampler_groups.evidence"
         "  || jsonb_build_object($6::text, GREATEST(COALESCE((sampler_groups.evidence->>$6::text)::bigint, 0),"
         "  $7::bigint)) END"
         " RETURNING events_since_decision",
-        tenant_id, group_id, campaign_id, currency, at, key, next_offset,
+        tenant_id, group_id, campaign_id, currency, at, key, next_offset, count,
     ))
 
 
-async def _entity(conn: Conn, tenant_id: str, group_id: str, entity_id: str, campaign_id: str,
-                  min_budget_minor: int) -> None:
-    await conn.execute(
-        "INSERT INTO sampler_entities (tenant_id, group_id, entity_id, campaign_id, min_budget_minor)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        tenant_id, group_id, entity_id, campaign_id, min_budget_minor,
-    )
+ENTITY_SQL = ("INSERT INTO sampler_entities (tenant_id, group_id, entity_id, campaign_id, min_budget_minor)"
+              " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+REPORT_DAY_SQL = ("UPDATE sampler_entities SET last_report_day = $4,"
+                  " daily_budget_minor = COALESCE($5, daily_budget_minor)"
+                  " WHERE tenant_id = $1 AND group_id = $2 AND entity_id = $3"
+                  " AND (last_report_day IS NULL OR last_report_day <= $4)")
+SPEND_DAY_SQL = ("INSERT INTO sampler_entity_days"
+                 " (tenant_id, group_id, entity_id, day, spend_minor, clicks, impressions, results)"
+                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, group_id, entity_id, day) DO UPDATE"
+                 " SET spend_minor = $5, clicks = $6, impressions = $7, results = $8")
+REVENUE_DAY_SQL = ("INSERT INTO sampler_entity_days"
+                   " (tenant_id, group_id, entity_id, day, deals, revenue_minor, jump_abs, jump_sq)"
+                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, group_id, entity_id, day)"
+                   " DO UPDATE SET deals = sampler_entity_days.deals + $5,"
+                   " revenue_minor = sampler_entity_days.revenue_minor + $6,"
+                   " jump_abs = sampler_entity_days.jump_abs + $7, jump_sq = sampler_entity_days.jump_sq + $8")
+LAG_SQL = ("INSERT INTO sampler_delay_lags (tenant_id, group_id, kind, lag_days, amount) VALUES ($1, $2, $3, $4, $5)"
+           " ON CONFLICT (tenant_id, group_id, kind, lag_days) DO UPDATE SET amount = sampler_delay_lags.amount + $5")
 
 
-async def apply_spend(conn: Conn, event: SpendReported, min_budget_minor: int) -> None:
-    """A per-(entity, day) snapshot: replaces the day's delivery, never adds to it."""
-    t, g, e = event.tenant_id, event.group_id, event.entity_id
-    await _entity(conn, t, g, e, event.campaign_id, min_budget_minor)
-    await conn.execute(
-        "UPDATE sampler_entities SET last_report_day = $4,"
-        " daily_budget_minor = COALESCE($5, daily_budget_minor)"
-        " WHERE tenant_id = $1 AND group_id = $2 AND entity_id = $3"
-        " AND (last_report_day IS NULL OR last_report_day <= $4)",
-        t, g, e, event.day, event.daily_budget_minor,
-    )
-    results = event.leads
-    await conn.execute(
-        "INSERT INTO sampler_entity_days"
-        " (tenant_id, group_id, entity_id, day, spend_minor, clicks, impressions, results)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, group_id, entity_id, day) DO UPDATE SET"
-        " spend_minor = $5, clicks = $6, impressions = $7, results = $8",
-        t, g, e, event.day, event.spend.amount_minor, event.clicks, event.impressions, results,
-    )
+async def apply_facts(conn: Conn, events: Sequence[RevenueRecognized | SpendReported], model: ModelConfig,
+                      min_budget_minor: int) -> None:
+    """Write a batch's facts: spend is a per-(entity, day) snapshot that replaces the day's delivery,
+    revenue a signed credit summed on its click's day (a deal's first credit also counts a deal).
+
+    Each statement runs over the batch in event order (``executemany``), so first-wins entity rows
+    and float sums come out exactly as one event at a time; spend (a snapshot of its columns) and
+    revenue (sums of the others) touch different columns of a day's row, so their relative order
+    does not matter.
+    """
+    spends = [e for e in events if isinstance(e, SpendReported)]
+    revenues = [e for e in events if isinstance(e, RevenueRecognized)]
+    await conn.executemany(ENTITY_SQL, [
+        (e.tenant_id, e.group_id, e.entity_id if isinstance(e, SpendReported) else e.adset_id, e.campaign_id,
+         min_budget_minor) for e in events])
+    if spends:
+        await conn.executemany(REPORT_DAY_SQL, [
+            (e.tenant_id, e.group_id, e.entity_id, e.day, e.daily_budget_minor) for e in spends])
+        await conn.executemany(SPEND_DAY_SQL, [
+            (e.tenant_id, e.group_id, e.entity_id, e.day, e.spend.amount_minor, e.clicks, e.impressions, e.leads)
+            for e in spends])
+    if not revenues:
+        return
+    days, lags = [], []
+    bucket = DelayModel(horizon_days=model.horizon_days).bucket
+    for e in revenues:
+        amount, new_deal = e.amount.amount_minor, first_credit(e)
+        cohort_at = e.click_occurred_at or e.occurred_at
+        days.append((e.tenant_id, e.group_id, e.adset_id, cohort_at.astimezone(UTC).date(), int(new_deal), amount,
+                     abs(amount), float(amount) ** 2))
+        lag = bucket(age_days(e.occurred_at, cohort_at))
+        lags.append((e.tenant_id, e.group_id, "value", lag, float(amount)))
+        if new_deal:
+            lags.append((e.tenant_id, e.group_id, "deals", lag, 1.0))
+    await conn.executemany(REVENUE_DAY_SQL, days)
+    await conn.executemany(LAG_SQL, lags)
 
 
 def first_credit(event: RevenueRecognized) -> bool:
     """The deal's total was zero before this credit: it counts as a new deal (a conversion)."""
     return event.amount.amount_minor > 0 and event.credited_total_minor == event.amount.amount_minor
-
-
-async def apply_revenue(conn: Conn, event: RevenueRecognized, model: ModelConfig, min_budget_minor: int) -> None:
-    """A signed credit, summed on its click's day; a deal's first credit also counts a deal."""
-    t, g, e = event.tenant_id, event.group_id, event.adset_id
-    amount = event.amount.amount_minor
-    new_deal = first_credit(event)
-    cohort_at = event.click_occurred_at or event.occurred_at
-    await _entity(conn, t, g, e, event.campaign_id, min_budget_minor)
-    await conn.execute(
-        "INSERT INTO sampler_entity_days (tenant_id, group_id, entity_id, day, deals, revenue_minor, jump_abs, jump_sq)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, group_id, entity_id, day) DO UPDATE SET"
-        " deals = sampler_entity_days.deals + $5, revenue_minor = sampler_entity_days.revenue_minor + $6,"
-        " jump_abs = sampler_entity_days.jump_abs + $7, jump_sq = sampler_entity_days.jump_sq + $8",
-        t, g, e, cohort_at.astimezone(UTC).date(), int(new_deal), amount, abs(amount), float(amount) ** 2,
-    )
-    lag = DelayModel(horizon_days=model.horizon_days).bucket(age_days(event.occurred_at, cohort_at))
-    lags = [("value", float(amount))] + ([("deals", 1.0)] if new_deal else [])
-    for kind, value in lags:
-        await conn.execute(
-            "INSERT INTO sampler_delay_lags (tenant_id, group_id, kind, lag_days, amount) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (tenant_id, group_id, kind, lag_days) DO UPDATE SET amount = sampler_delay_lags.amount + $5",
-            t, g, kind, lag, value,
-        )
 
 
 @dataclass(frozen=True)
