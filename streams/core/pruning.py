@@ -54,17 +54,21 @@ def dedupe_window(settings: Settings) -> timedelta:
     return timedelta(days=settings.dedupe_window_days or max(t.retention_days for t in CATALOG))
 
 
-def cutoffs(settings: Settings, now: datetime) -> dict[str, datetime]:
-    return {"dedupe": now - dedupe_window(settings), "audit": now - timedelta(days=settings.audit_retention_days)}
+def cutoffs(settings: Settings, now: datetime, database_now: datetime) -> dict[str, datetime]:
+    """Dedupe rows are stamped by the database's ``now()`` when written, so their window is measured on the
+    database's clock; audit rows carry the stage's (event) time, so theirs on the stage's clock. Mixing the
+    two would let a sped-up or replaying clock delete dedupe rows a duplicate can still match."""
+    return {"dedupe": database_now - dedupe_window(settings),
+            "audit": now - timedelta(days=settings.audit_retention_days)}
 
 
 async def prune(pool: asyncpg.Pool[Any], settings: Settings, now: datetime) -> dict[str, int] | None:
     """Delete what is past its keeping; rows deleted per table, or None if another process is pruning."""
-    limits = cutoffs(settings, now)
     async with pool.acquire() as conn:
         if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
             return None
         try:
+            limits = cutoffs(settings, now, await conn.fetchval("SELECT now()"))
             deleted: dict[str, int] = {}
             for rule in RULES:
                 deleted[rule.table] = await _prune_table(conn, rule, limits[rule.kind])
