@@ -24,9 +24,9 @@ from streams.core.faststream_app import lazy_app
 from streams.core.partitions import group_partition
 from streams.core.process import Consumed, Effects, Processor
 from streams.core.stage import Resources, Stage
+from streams.priors.source import NullPriorSource, PriorSource
 from streams.sampler import schedule, store
 from streams.sampler.coldstart import external_priors
-from streams.sampler.priors.source import NullPriorSource, PriorSource
 from streams.sampler.settings import SamplerSettings, load_sampler_settings
 from streams.sampler.state import retention_cutoff
 
@@ -43,7 +43,7 @@ class SamplerStage(Stage):
     def __init__(self, settings: SamplerSettings | None = None, prior_source: PriorSource | None = None) -> None:
         self._settings = settings
         self.prior_source: PriorSource = prior_source or NullPriorSource()
-        """Cold-start priors (``streams.sampler.priors``); off (zero strength) unless one is given."""
+        """Cold-start priors (``streams.priors``); off (zero strength) unless one is given."""
         self.owned: set[GroupKey] = set()
         """The groups whose partitions this instance holds: the ones it schedules decisions for."""
         self.assigned: set[int] = set()

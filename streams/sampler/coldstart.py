@@ -11,7 +11,7 @@ pipeline exactly as fast as pipeline evidence accumulates:
 - **platform**: the entity's platform signals from ``spend.v1`` - results (leads) per unit spend
   or, when the platform reports none, clicks per unit spend at the group's deals per click. These
   arrive with the spend, before any deal is in the CRM;
-- **source**: a pluggable :class:`~streams.sampler.priors.source.PriorSource` (the LightGBM CTR
+- **source**: a pluggable :class:`~streams.priors.source.PriorSource` (the LightGBM CTR
   model and the FAISS winner index); its answer carries its own strength in pseudo-spend.
 """
 
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streams.priors.features import EntityFeatures
+from streams.priors.source import Prior as SourcePrior
+from streams.priors.source import PriorSource
 from streams.sampler.model import Evidence, FloatArray, Prior
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.source import Prior as SourcePrior
-from streams.sampler.priors.source import PriorSource
 
 
 def external_priors(source: PriorSource | None, entity_ids: Sequence[str],

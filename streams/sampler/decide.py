@@ -16,10 +16,10 @@ import numpy as np
 
 from schemas.events import AllocationDecided, BudgetChangeRequested, EntityAllocation
 from schemas.money import Money
+from streams.priors.source import PriorSource
 from streams.sampler.allocation import apply_hysteresis
 from streams.sampler.coldstart import external_priors
 from streams.sampler.policy import AllocationRequest, Thompson
-from streams.sampler.priors.source import PriorSource
 from streams.sampler.settings import SamplerSettings
 from streams.sampler.state import GroupState
 from streams.sampler.store import GroupRow, evidence_marks

@@ -1,7 +1,7 @@
 """What the priors know about an ad before it has spent anything: its creative and its targeting.
 
 :class:`EntityFeatures` is the input of both the CTR model and the winner index, and the type the
-sampler hands to :class:`~streams.sampler.priors.source.PriorSource`. :class:`FeatureEncoder`
+sampler hands to :class:`~streams.priors.source.PriorSource`. :class:`FeatureEncoder`
 turns a batch of them into the numeric matrix LightGBM wants; its category vocabularies travel
 inside the model artifact, so a model keeps meaning the same thing when the vocabulary grows.
 """

@@ -12,7 +12,7 @@ spend_minor)`` - and the prior fades as the ad's own spend grows past its streng
 prior enters the posterior is the sampler's decision; this module only says what it is worth.
 
 ``prior_for`` is synchronous, CPU-only and batched (one LightGBM call and one FAISS search per
-batch, no I/O): model reloads happen elsewhere (:class:`~streams.sampler.priors.registry.ActiveArtifact`),
+batch, no I/O): model reloads happen elsewhere (:class:`~streams.priors.registry.ActiveArtifact`),
 so it is safe to call from an event loop for the few hundred entities of a group.
 
 Implementations: :class:`NullPriorSource` (priors off) and :class:`CtrAndWinnersPriorSource`,
@@ -38,11 +38,11 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.sampler.priors.ctr import CtrModel
-from streams.sampler.priors.embedder import Embedder, embeddings_for
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.registry import ActiveArtifact
-from streams.sampler.priors.winners import WinnerIndex
+from streams.priors.ctr import CtrModel
+from streams.priors.embedder import Embedder, embeddings_for
+from streams.priors.features import EntityFeatures
+from streams.priors.registry import ActiveArtifact
+from streams.priors.winners import WinnerIndex
 
 T = TypeVar("T")
 FloatArray = npt.NDArray[np.float64]

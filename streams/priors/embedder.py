@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from streams.sampler.priors.features import BOOLEAN, CATEGORICAL, EntityFeatures
+from streams.priors.features import BOOLEAN, CATEGORICAL, EntityFeatures
 
 
 @runtime_checkable
