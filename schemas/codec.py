@@ -20,6 +20,7 @@ from schemas.events import (
     BudgetChangeReviewed,
     BudgetChangeSettled,
     ConversionAttributed,
+    CreativeDescribed,
     DealStageChanged,
     RevenueRecognized,
     SpendReported,
@@ -36,6 +37,7 @@ EVENT_MODELS: tuple[type[Envelope], ...] = (
     BudgetChangeReviewed,
     BudgetChangeSettled,
     AlertNotified,
+    CreativeDescribed,
 )
 MODEL_BY_TYPE: dict[str, type[Envelope]] = {m.__name__: m for m in EVENT_MODELS}
 
@@ -49,7 +51,8 @@ AnyEvent = Annotated[
     | BudgetChangeRequested
     | BudgetChangeReviewed
     | BudgetChangeSettled
-    | AlertNotified,
+    | AlertNotified
+    | CreativeDescribed,
     Field(discriminator="event_type"),
 ]
 _ANY_EVENT: TypeAdapter[Envelope] = TypeAdapter(AnyEvent)

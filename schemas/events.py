@@ -13,6 +13,7 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from schemas.creatives import MAX_EMBEDDING_DIM, CreativeFeatures
 from schemas.envelope import Confidence, EntityId, Envelope
 from schemas.money import CurrencyCode, Money, SignedMoney
 
@@ -361,3 +362,22 @@ __all__ = [
     "SpendReported",
     "Utm",
 ]
+
+
+class CreativeDescribed(Envelope):
+    """An ad set's creative and targeting as the priors see them (``creatives.v1``).
+
+    Published when an ad set is created through roasloop or first discovered by the insights
+    poller, and again when its description changes. ``embedding`` comes from ``embedder`` (a name
+    that says what produced it, e.g. ``hashed-ngram/v1:64``): vectors of different embedders are
+    not comparable, so the winner index only compares like with like.
+    """
+
+    event_type: Literal["CreativeDescribed"] = "CreativeDescribed"
+    group_id: EntityId
+    campaign_id: EntityId
+    entity_id: EntityId = Field(description="The ad set (allocation entity) the creative belongs to")
+    ad_id: EntityId | None = None
+    features: CreativeFeatures
+    embedder: str = Field(min_length=1, max_length=100)
+    embedding: list[float] = Field(min_length=1, max_length=MAX_EMBEDDING_DIM)

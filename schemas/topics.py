@@ -20,6 +20,7 @@ from schemas.events import (
     BudgetChangeReviewed,
     BudgetChangeSettled,
     ConversionAttributed,
+    CreativeDescribed,
     DealStageChanged,
     RevenueRecognized,
     SpendReported,
@@ -92,9 +93,14 @@ ALERTS = Topic(
     "alerts.v1", AlertNotified, 6, by_tenant, "Alerts raised, reminded and resolved", retention_days=90,
 )
 
+CREATIVES = Topic(
+    "creatives.v1", CreativeDescribed, GROUP_PARTITIONS, by_group,
+    "Ad sets' creative features and embeddings, for the cold-start priors", retention_days=365,
+)
+
 CATALOG: tuple[Topic, ...] = (
     CLICKS, DEAL_STAGES, CONVERSIONS, REVENUE, SPEND, DECISIONS, BUDGET_REQUESTS, BUDGET_REVIEWS, BUDGET_OUTCOMES,
-    ALERTS,
+    ALERTS, CREATIVES,
 )
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOG}
 BY_MODEL: dict[type[Envelope], Topic] = {t.model: t for t in CATALOG}

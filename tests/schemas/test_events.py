@@ -17,6 +17,7 @@ from schemas import (
     BudgetChangeSettled,
     ContactSignals,
     ConversionAttributed,
+    CreativeDescribed,
     DealStageChanged,
     EntityAllocation,
     Envelope,
@@ -31,6 +32,7 @@ from schemas import (
     encode,
 )
 from schemas.codec import EVENT_MODELS
+from schemas.creatives import CreativeFeatures
 from schemas.export import export_json_schemas
 
 AT = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
@@ -72,6 +74,9 @@ EXAMPLES: list[Envelope] = [
     AlertNotified(**envelope("10"), alert_id="roas_collapse-0123456789abcdef", rule="roas_collapse", subject="s1",
                   notice="raised", severity="warning", episode=1, title="Ad set s1: pipeline ROAS below 1.0",
                   facts={"posterior_high": 0.8, "entity_id": "s1"}, raised_at=AT),
+    CreativeDescribed(**envelope("11"), group_id="k1", campaign_id="k1", entity_id="s1", ad_id="a1",
+                      features=CreativeFeatures(creative_type="video", call_to_action="book_demo"),
+                      embedder="hashed-ngram/v1:4", embedding=[0.5, -0.5, 0.5, 0.5]),
 ]
 
 
