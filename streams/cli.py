@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "streams.attribution.cli",
     "streams.revenue.cli",
     "streams.alerts.cli",
+    "streams.priors.cli",
 )
 LAB_COMMANDS = "streams.lab.cli"
 LAB_ABSENT = ("analysts' and developers' commands (roasloop dev, simulate, replay, export, train-ctr) "
