@@ -193,6 +193,11 @@ class EntityAllocation(_Part):
     posterior_median: float | None = None
     posterior_p10: float | None = Field(default=None, description="10th percentile: with p90, the 80% interval")
     posterior_p90: float | None = None
+    prior_version: int | None = Field(default=None, description="Version of the tenant's cold-start priors used")
+    prior_mean_roas: float | None = Field(default=None, ge=0, description="The cold-start prior's pipeline ROAS")
+    prior_strength_minor: int | None = Field(default=None, ge=0, description="Its strength, in pseudo-spend")
+    prior_source: str | None = Field(default=None, max_length=40, description="ctr, winners or ctr+winners")
+    prior_winners: int | None = Field(default=None, ge=0, description="Similar past winners it drew on")
 
 
 class EvidenceMark(_Part):
