@@ -32,19 +32,20 @@ def _digest(features: CreativeFeatures, embedder: str, embedding: Sequence[float
 
 def describe(*, tenant_id: str, group_id: str, campaign_id: str, entity_id: str, features: CreativeFeatures,
              now: datetime, text: str | None = None, ad_id: str | None = None,
-             embedder: Embedder | None = None) -> CreativeDescribed:
+             embedder: Embedder | None = None, embedding: Sequence[float] | None = None) -> CreativeDescribed:
     """The event for one ad set: its features and an embedding of them (and of its copy, ``text``,
-    which is embedded but not carried). The event id is the content's digest, so a redelivered or
-    repeated description is recognisably the same one."""
+    which is embedded but not carried; or ``embedding``, the creative's own vector from ``embedder``'s
+    model). The event id is the content's digest, so a repeated description is recognisably the same one."""
     emb = embedder or DEFAULT_EMBEDDER
     entity = EntityFeatures(entity_id=entity_id, **features.model_dump())
-    vector = emb.embed([entity], [text])[0] if isinstance(emb, HashedNgramEmbedder) else emb.embed([entity])[0]
-    embedding = [float(x) for x in vector]
-    digest = _digest(features, emb.name, embedding)
+    if embedding is None:
+        embedding = emb.embed([entity], [text])[0] if isinstance(emb, HashedNgramEmbedder) else emb.embed([entity])[0]
+    vector = [float(x) for x in embedding]
+    digest = _digest(features, emb.name, vector)
     return CreativeDescribed(
         event_id=f"creative-{entity_id}-{digest}", tenant_id=tenant_id, occurred_at=now, group_id=group_id,
         campaign_id=campaign_id, entity_id=entity_id, ad_id=ad_id, features=features, embedder=emb.name,
-        embedding=embedding)
+        embedding=vector)
 
 
 async def record(conn: Conn, event: CreativeDescribed) -> bool:
