@@ -17,7 +17,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from streams.console import alerts, approvals, audit, controls, decisions, groups, health, reads, steering, tenants
+from streams.console import (
+    alerts,
+    approvals,
+    audit,
+    controls,
+    decisions,
+    groups,
+    health,
+    priors,
+    reads,
+    steering,
+    tenants,
+)
 from streams.console.context import ContextOf
 from streams.console.endpoint import Endpoint, endpoint
 from streams.console.op import Op
@@ -39,6 +51,10 @@ ROUTES: Sequence[Op] = (
        query=PERIOD),
     Op("GET", GROUP + "/decisions", "VIEWER", decisions.group_decisions, "A group's decisions", query=("limit",)),
     Op("GET", TENANT + "/decisions/{decision_id}", "VIEWER", decisions.decision, "Why a decision moved budget"),
+    Op("GET", TENANT + "/winners", "VIEWER", priors.winners,
+       "Past winners most like an ad set, with their pipeline ROAS", query=("similar_to", "k")),
+    Op("POST", TENANT + "/predict", "VIEWER", priors.predict,
+       "Predicted CTR/CVR and the prior pipeline ROAS a creative would start from", priors.PredictIn),
     Op("GET", TENANT + "/changes", "VIEWER", audit.changes, "The audit trail of budget changes",
        query=(*PERIOD, "outcome", "entity_id", "campaign_id", "group_id", "decision_id", "before", "limit")),
     Op("GET", CAMPAIGN + "/history", "VIEWER", reads.campaign_history, "Recent changes and decisions",
