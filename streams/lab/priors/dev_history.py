@@ -7,7 +7,8 @@ creative as a ``creative_features`` row, its days as ``sampler_entity_days`` (pi
 spread over its days in proportion to spend). The live run's own ad sets are described the same
 way (their creative, as roasloop would see it), so the sampler can ask about them. Then
 :func:`streams.priors.schedule.every` rebuilds once at once (so the first decisions already have
-priors) and once a simulated day, on the dev clock.
+priors) and every ``REBUILD_DAYS`` simulated days on the dev clock: a rebuild takes seconds of CPU,
+and daily (every few wall seconds) it starved the stages of the two-core dev machine.
 
 Only a scenario with ``creatives`` (e.g. ``new_ads_creative``) gives the priors anything to learn.
 """
@@ -32,6 +33,8 @@ from streams.lab.sandbox.market import Market
 from streams.priors.creatives import describe, record
 from streams.priors.features import EntityFeatures
 from streams.priors.schedule import every
+
+REBUILD_DAYS = 7
 
 
 class GivenEmbedding:
@@ -104,8 +107,8 @@ async def start_dev_priors(settings: Settings, market: Market, scenario: str, ru
 
     async def cycle() -> None:
         try:
-            await asyncio.sleep(seconds_per_day)
-            await every(pool, storage, clock, 86_400.0)
+            await asyncio.sleep(seconds_per_day * REBUILD_DAYS)
+            await every(pool, storage, clock, 86_400.0 * REBUILD_DAYS)
         finally:
             await pool.close()
 
