@@ -38,17 +38,25 @@ class _Tenant:
     artifact: ActiveArtifact[PriorBundle]
     features: dict[str, EntityFeatures] = field(default_factory=dict)
     source: CtrAndWinnersPriorSource | None = None
+    answers: dict[str, Prior] = field(default_factory=dict)
+    """Priors already computed under the current version and descriptions: the sampler asks on every
+    event, and a prior changes only with a promotion or a re-description."""
 
 
 class TenantSource:
-    """One tenant's active priors over its recorded creatives."""
+    """One tenant's active priors over its recorded creatives (answers remembered per ad set)."""
 
-    def __init__(self, source: CtrAndWinnersPriorSource, version: int, features: dict[str, EntityFeatures]) -> None:
+    def __init__(self, source: CtrAndWinnersPriorSource, version: int, features: dict[str, EntityFeatures],
+                 answers: dict[str, Prior] | None = None) -> None:
         self.source, self.version, self.features = source, version, features
+        self.answers = answers if answers is not None else {}
 
     def prior_for(self, entities: list[EntityFeatures]) -> list[Prior]:
-        described = [self.features.get(e.entity_id, e) for e in entities]
-        return [replace(p, version=self.version) for p in self.source.prior_for(described)]
+        missing = list({e.entity_id: self.features.get(e.entity_id, e) for e in entities
+                        if e.entity_id not in self.answers}.values())
+        for entity, prior in zip(missing, self.source.prior_for(missing) if missing else [], strict=True):
+            self.answers[entity.entity_id] = replace(prior, version=self.version)
+        return [self.answers[e.entity_id] for e in entities]
 
 
 class LivePriors:
@@ -61,7 +69,7 @@ class LivePriors:
         tenant = self.tenants.get(tenant_id)
         if tenant is None or tenant.source is None or tenant.artifact.version is None:
             return None
-        return TenantSource(tenant.source, tenant.artifact.version.version, tenant.features)
+        return TenantSource(tenant.source, tenant.artifact.version.version, tenant.features, tenant.answers)
 
     async def refresh(self) -> list[str]:
         """Reload what changed; returns the tenants whose active version changed."""
@@ -77,9 +85,11 @@ class LivePriors:
             if bundle is None:
                 continue
             async with self.pool.acquire() as conn:
-                tenant.features = await load_features(conn, tenant_id, embedder=bundle.embedder)
+                features = await load_features(conn, tenant_id, embedder=bundle.embedder)
+            if features != tenant.features:
+                tenant.features, tenant.answers = features, {}
             if tenant_id in changed or tenant.source is None:
-                tenant.source = bundle.source()
+                tenant.source, tenant.answers = bundle.source(), {}
                 log.info("priors_loaded", tenant_id=tenant_id, version=tenant.artifact.version.version
                          if tenant.artifact.version else None)
         return changed

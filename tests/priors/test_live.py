@@ -55,3 +55,26 @@ async def test_a_new_ad_set_starts_from_its_tenants_active_priors_and_the_decisi
     await live.refresh()
     [rolled] = external_priors(live, ["new-c"], tenant_id="acme")
     assert rolled is not None and rolled.version == first.version
+
+
+async def test_answers_are_remembered_until_the_ad_set_is_described_again(db_pool: asyncpg.Pool[Any],
+                                                                          tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    live = LivePriors(db_pool, storage)
+    video = CreativeFeatures(creative_type="video", call_to_action="book_demo", placement="reels")
+    async with db_pool.acquire() as conn:
+        await seed_history(conn, "acme", "camp-1", adsets=200, end=date(2026, 3, 1), days=90, seed=1)
+        await record(conn, describe(tenant_id="acme", group_id="g", campaign_id="g", entity_id="new-c",
+                                    features=video, now=NOW))
+    assert (await rebuild_tenant(db_pool, storage, "acme", NOW)).status == "promoted"
+    await live.refresh()
+    [first] = external_priors(live, ["new-c"], tenant_id="acme")
+    [again] = external_priors(live, ["new-c"], tenant_id="acme")
+    assert again is first  # no model call for an answer already given
+    async with db_pool.acquire() as conn:
+        await record(conn, describe(tenant_id="acme", group_id="g", campaign_id="g", entity_id="new-c", now=NOW,
+                                    features=video.model_copy(update={"creative_type": "text", "placement": "feed"})))
+    await live.refresh()
+    [redescribed] = external_priors(live, ["new-c"], tenant_id="acme")
+    assert redescribed is not first and redescribed is not None
+    assert redescribed.details != first.details if first is not None else True
