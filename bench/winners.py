@@ -20,7 +20,7 @@ import time
 import faiss
 import numpy as np
 
-from streams.sampler.priors.winners import HnswParams, WinnerIndex
+from streams.priors.winners import HnswParams, WinnerIndex
 
 LATENT_DIM, CLUSTERS = 32, 2000
 

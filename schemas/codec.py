@@ -20,6 +20,7 @@ from schemas.events import (
     BudgetChangeReviewed,
     BudgetChangeSettled,
     ConversionAttributed,
+    CreativeDescribed,
     DealStageChanged,
     RevenueRecognized,
     SpendReported,
@@ -39,6 +40,7 @@ EVENT_MODELS: tuple[type[Envelope], ...] = (
     AlertNotified,
     LaunchRequested,
     LaunchSettled,
+    CreativeDescribed,
 )
 MODEL_BY_TYPE: dict[str, type[Envelope]] = {m.__name__: m for m in EVENT_MODELS}
 
@@ -54,7 +56,8 @@ AnyEvent = Annotated[
     | BudgetChangeSettled
     | AlertNotified
     | LaunchRequested
-    | LaunchSettled,
+    | LaunchSettled
+    | CreativeDescribed,
     Field(discriminator="event_type"),
 ]
 _ANY_EVENT: TypeAdapter[Envelope] = TypeAdapter(AnyEvent)

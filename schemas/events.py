@@ -14,6 +14,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.bounds import Count, Int64, MinorUnits, Ordinal
+from schemas.creatives import MAX_EMBEDDING_DIM, CreativeFeatures
 from schemas.envelope import Confidence, EntityId, Envelope, Timestamp
 from schemas.money import CurrencyCode, Money, SignedMoney
 
@@ -206,6 +207,11 @@ class EntityAllocation(_Part):
     posterior_median: float | None = None
     posterior_p10: float | None = Field(default=None, description="10th percentile: with p90, the 80% interval")
     posterior_p90: float | None = None
+    prior_version: Count | None = Field(default=None, description="Version of the tenant's cold-start priors used")
+    prior_mean_roas: float | None = Field(default=None, ge=0, description="The cold-start prior's pipeline ROAS")
+    prior_strength_minor: MinorUnits | None = Field(default=None, description="Its strength, in pseudo-spend")
+    prior_source: str | None = Field(default=None, max_length=40, description="ctr, winners or ctr+winners")
+    prior_winners: Count | None = Field(default=None, description="Similar past winners it drew on")
 
 
 class EvidenceMark(_Part):
@@ -381,3 +387,22 @@ __all__ = [
     "SpendReported",
     "Utm",
 ]
+
+
+class CreativeDescribed(Envelope):
+    """An ad set's creative and targeting as the priors see them (``creatives.v1``).
+
+    Published when an ad set is created through roasloop or first discovered by the insights
+    poller, and again when its description changes. ``embedding`` comes from ``embedder`` (a name
+    that says what produced it, e.g. ``hashed-ngram/v1:64``): vectors of different embedders are
+    not comparable, so the winner index only compares like with like.
+    """
+
+    event_type: Literal["CreativeDescribed"] = "CreativeDescribed"
+    group_id: EntityId
+    campaign_id: EntityId
+    entity_id: EntityId = Field(description="The ad set (allocation entity) the creative belongs to")
+    ad_id: EntityId | None = None
+    features: CreativeFeatures
+    embedder: str = Field(min_length=1, max_length=100)
+    embedding: list[float] = Field(min_length=1, max_length=MAX_EMBEDDING_DIM)

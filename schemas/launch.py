@@ -13,10 +13,11 @@ created it (resolved by the launcher, which handles one tenant's requests in ord
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from schemas.bounds import WholeNumber
 from schemas.envelope import EntityId, Envelope, EventId
 
 Objective = Literal["OUTCOME_AWARENESS", "OUTCOME_TRAFFIC", "OUTCOME_ENGAGEMENT", "OUTCOME_LEADS",
@@ -32,13 +33,20 @@ CallToAction = Literal["LEARN_MORE", "SIGN_UP", "APPLY_NOW", "GET_QUOTE", "CONTA
 LaunchStatus = Literal["PAUSED", "ACTIVE"]
 LaunchKind = Literal["campaign", "adset", "ad", "status", "bid"]
 LaunchOutcome = Literal["created", "applied", "blocked", "dry_run", "failed"]
-Minor = Annotated[int, Field(ge=1, le=100_000_000_000)]
+Minor = Annotated[int, Field(ge=1, le=100_000_000_000), WholeNumber]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+def _kind_required(schema: dict[str, Any]) -> None:
+    """The decoder picks a spec by ``kind``, so a producer must send it (Python code gets the default)."""
+    required = schema.setdefault("required", [])
+    if "kind" not in required:
+        required.insert(0, "kind")
+
+
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_kind_required)
 
 
 class CampaignSpec(_Spec):
@@ -52,8 +60,8 @@ class CampaignSpec(_Spec):
 
 class Targeting(_Spec):
     countries: list[Country] = Field(min_length=1, max_length=50)
-    age_min: int = Field(default=18, ge=13, le=65)
-    age_max: int = Field(default=65, ge=13, le=65)
+    age_min: Annotated[int, WholeNumber] = Field(default=18, ge=13, le=65)
+    age_max: Annotated[int, WholeNumber] = Field(default=65, ge=13, le=65)
 
     @model_validator(mode="after")
     def _ages(self) -> Self:

@@ -20,6 +20,7 @@ from schemas.events import (
     BudgetChangeReviewed,
     BudgetChangeSettled,
     ConversionAttributed,
+    CreativeDescribed,
     DealStageChanged,
     RevenueRecognized,
     SpendReported,
@@ -100,10 +101,14 @@ LAUNCH_REQUESTS = Topic(
 LAUNCH_OUTCOMES = Topic(
     "launch.outcomes.v1", LaunchSettled, 6, by_tenant, "What became of each launch request", retention_days=365,
 )
+CREATIVES = Topic(
+    "creatives.v1", CreativeDescribed, GROUP_PARTITIONS, by_group,
+    "Ad sets' creative features and embeddings, for the cold-start priors", retention_days=365,
+)
 
 CATALOG: tuple[Topic, ...] = (
     CLICKS, DEAL_STAGES, CONVERSIONS, REVENUE, SPEND, DECISIONS, BUDGET_REQUESTS, BUDGET_REVIEWS, BUDGET_OUTCOMES,
-    ALERTS, LAUNCH_REQUESTS, LAUNCH_OUTCOMES,
+    ALERTS, LAUNCH_REQUESTS, LAUNCH_OUTCOMES, CREATIVES,
 )
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOG}
 BY_MODEL: dict[type[Envelope], Topic] = {t.model: t for t in CATALOG}

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "streams.revenue.cli",
     "streams.alerts.cli",
     "streams.launcher.cli",
+    "streams.priors.cli",
 )
 LAB_COMMANDS = "streams.lab.cli"
 LAB_ABSENT = ("analysts' and developers' commands (roasloop dev, simulate, replay, export, train-ctr) "

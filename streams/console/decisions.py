@@ -17,6 +17,7 @@ from typing import Any
 from starlette.responses import Response
 
 from streams.console.endpoint import Call, not_found
+from streams.console.priors import prior_note
 from streams.console.render import answer
 from streams.core.controls.limits import LimitsBook, guardrail_settings
 
@@ -120,5 +121,6 @@ def explain(payload: Mapping[str, Any], changes: list[dict[str, Any]], book: Lim
             "previous_budget_minor": before_of(a, by_entity.get(a["entity_id"])),
             "requested_budget_minor": a["budget_minor"],
             "change": by_entity.get(a["entity_id"]),
+            "prior": prior_note(a),
         } for a in payload["allocations"]],
     }

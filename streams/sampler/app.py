@@ -26,10 +26,11 @@ from streams.core.faststream_app import lazy_app
 from streams.core.partitions import group_partition
 from streams.core.process import Consumed, Effects
 from streams.core.stage import Resources, Stage
+from streams.priors.live import live_priors
+from streams.priors.source import NullPriorSource, PriorSource, TenantPriorSources
 from streams.sampler import schedule, store
 from streams.sampler.cache import GroupCache
 from streams.sampler.coldstart import external_priors
-from streams.sampler.priors.source import NullPriorSource, PriorSource
 from streams.sampler.settings import SamplerSettings, load_sampler_settings
 from streams.sampler.state import GroupState, retention_cutoff
 
@@ -43,10 +44,12 @@ Fact = RevenueRecognized | SpendReported
 class SamplerStage(Stage):
     name = "sampler"
 
-    def __init__(self, settings: SamplerSettings | None = None, prior_source: PriorSource | None = None) -> None:
+    def __init__(self, settings: SamplerSettings | None = None,
+                 prior_source: PriorSource | TenantPriorSources | None = None) -> None:
         self._settings = settings
-        self.prior_source: PriorSource = prior_source or NullPriorSource()
-        """Cold-start priors (``streams.sampler.priors``); off (zero strength) unless one is given."""
+        self.prior_source: PriorSource | TenantPriorSources = prior_source or NullPriorSource()
+        """Cold-start priors (``streams.priors``): unless one is given, each tenant's active version
+        (:class:`~streams.priors.live.LivePriors`, started in :meth:`start`)."""
         self.owned: set[GroupKey] = set()
         """The groups whose partitions this instance holds: the ones it schedules decisions for."""
         self.assigned: set[int] = set()
@@ -67,6 +70,8 @@ class SamplerStage(Stage):
                     processor=CoPartitioned(CONSUMER, self.ingest, after=self.decide_if_due))
 
     async def start(self, res: Resources) -> None:
+        if isinstance(self.prior_source, NullPriorSource) and self.settings.priors_refresh_seconds > 0:
+            self.prior_source = live_priors(res, self.settings.priors_refresh_seconds)
         res.spawn(schedule.every_group(res, self), name="sampler-scheduler")
 
     async def ingest(self, fx: Effects, batch: Sequence[Consumed[Fact]]) -> dict[GroupKey, int]:
@@ -96,7 +101,8 @@ class SamplerStage(Stage):
             state.prune(cutoff)
             ids = state.active_entities(fx.now.date(), model.entity_ttl_days)
             if ids:
-                posterior = state.posterior(ids, fx.now, model, external_priors(self.prior_source, ids))
+                external = external_priors(self.prior_source, ids, tenant_id=key[0])
+                posterior = state.posterior(ids, fx.now, model, external)
                 await store.save_posterior(fx.conn, state, posterior, fx.now)
         return counts
 

@@ -11,7 +11,7 @@ pipeline exactly as fast as pipeline evidence accumulates:
 - **platform**: the entity's platform signals from ``spend.v1`` - results (leads) per unit spend
   or, when the platform reports none, clicks per unit spend at the group's deals per click. These
   arrive with the spend, before any deal is in the CRM;
-- **source**: a pluggable :class:`~streams.sampler.priors.source.PriorSource` (the LightGBM CTR
+- **source**: a pluggable :class:`~streams.priors.source.PriorSource` (the LightGBM CTR
   model and the FAISS winner index); its answer carries its own strength in pseudo-spend.
 """
 
@@ -22,20 +22,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streams.priors.features import EntityFeatures
+from streams.priors.source import Prior as SourcePrior
+from streams.priors.source import PriorSource, TenantPriorSources
 from streams.sampler.model import Evidence, FloatArray, Prior
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.source import Prior as SourcePrior
-from streams.sampler.priors.source import PriorSource
 
 
-def external_priors(source: PriorSource | None, entity_ids: Sequence[str],
-                    features: Mapping[str, EntityFeatures] | None = None) -> list[SourcePrior | None]:
-    """Ask the prior source about ``entity_ids`` (bare features where none are known), one batch."""
+def external_priors(source: PriorSource | TenantPriorSources | None, entity_ids: Sequence[str],
+                    features: Mapping[str, EntityFeatures] | None = None,
+                    tenant_id: str | None = None) -> list[SourcePrior | None]:
+    """Ask the prior source about ``entity_ids`` (bare features where none are known), one batch.
+
+    A per-tenant source (the live one) answers with ``tenant_id``'s active priors, or not at all
+    while that tenant has none."""
+    if isinstance(source, TenantPriorSources):
+        source = source.for_tenant(tenant_id) if tenant_id is not None else None
     if source is None or not entity_ids:
         return [None] * len(entity_ids)
     known = features or {}
     batch = [known.get(e) or EntityFeatures(entity_id=e) for e in entity_ids]
     return list(source.prior_for(batch))
+
+
+def prior_fields(prior: SourcePrior | None) -> dict[str, object]:
+    """What a decision records of the external prior an entity started from (nothing without one)."""
+    if prior is None or prior.pseudo_spend_minor <= 0:
+        return {}
+    return {"prior_version": prior.version, "prior_mean_roas": prior.mean_roas,
+            "prior_strength_minor": prior.pseudo_spend_minor, "prior_source": prior.source,
+            "prior_winners": int(prior.details.get("winners", 0))}
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ import numpy as np
 
 from schemas.events import AllocationDecided, BudgetChangeRequested, EntityAllocation
 from schemas.money import Money
+from streams.priors.source import PriorSource, TenantPriorSources
 from streams.sampler.allocation import apply_hysteresis
-from streams.sampler.coldstart import external_priors
+from streams.sampler.coldstart import external_priors, prior_fields
 from streams.sampler.policy import AllocationRequest, Thompson
-from streams.sampler.priors.source import PriorSource
 from streams.sampler.settings import SamplerSettings
 from streams.sampler.state import GroupState
 from streams.sampler.store import GroupRow, evidence_marks
@@ -43,7 +43,7 @@ class Outcome:
 
 
 def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSettings,
-           paused: bool, prior_source: PriorSource | None = None) -> Outcome | None:
+           paused: bool, prior_source: PriorSource | TenantPriorSources | None = None) -> Outcome | None:
     """The allocation for ``state`` at ``now``; ``None`` when there is nothing to allocate.
 
     ``prior_source`` is asked about the group's entities in one batch (cold-start priors)."""
@@ -60,7 +60,7 @@ def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSet
     seed = seed_of(decision_id)
     policy = Thompson(settings.model(), draws=settings.draws, floor_share=settings.floor_share,
                       cap_share=settings.cap_share)
-    external = external_priors(prior_source, ids)
+    external = external_priors(prior_source, ids, tenant_id=state.tenant_id)
     allocation = policy.allocate(AllocationRequest(state, now, ids, mins, total, external), np.random.default_rng(seed))
     targets = apply_hysteresis(allocation.budgets, current, settings.hysteresis, settings.min_change_minor)
     posterior = allocation.posterior
@@ -72,7 +72,8 @@ def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSet
         EntityAllocation(entity_id=e, share=float(shares[i]), budget_minor=int(targets[i]),
                          previous_budget_minor=int(current[i]) if current[i] > 0 else None,
                          posterior_mean=float(mean[i]), posterior_low=float(low[i]), posterior_high=float(high[i]),
-                         posterior_median=float(median[i]), posterior_p10=float(p10[i]), posterior_p90=float(p90[i]))
+                         posterior_median=float(median[i]), posterior_p10=float(p10[i]), posterior_p90=float(p90[i]),
+                         **prior_fields(external[i]))
         for i, e in enumerate(ids)
     ]
     changed = [i for i in range(len(ids)) if targets[i] != current[i]]

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from streams.priors.source import Prior as SourcePrior
 from streams.sampler.allocation import (
     Constraints,
     IntArray,
@@ -29,7 +30,6 @@ from streams.sampler.allocation import (
     thompson_shares,
 )
 from streams.sampler.model import FloatArray, Posterior
-from streams.sampler.priors.source import Prior as SourcePrior
 from streams.sampler.response import optimal_budgets
 from streams.sampler.state import GroupState, ModelConfig
 

@@ -45,6 +45,8 @@ class SamplerSettings(BaseSettings):
     schedule_seconds: float = Field(default=3600.0, gt=0, description="Decide every group at least this often")
     debounce_seconds: float = Field(default=300.0, ge=0, description="Least time between evidence-driven decisions")
     significant_events: int = Field(default=20, ge=1, description="New events that trigger a decision")
+    priors_refresh_seconds: float = Field(default=60.0, ge=0, description="How often the tenants' active "
+                                          "cold-start priors are checked for a promotion (0: priors off)")
 
     def decision_digest(self) -> str:
         """A fingerprint of every setting a decision depends on (not the scheduling ones).

@@ -23,10 +23,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
+from streams.priors.source import Prior as SourcePrior
 from streams.sampler.coldstart import PriorConfig, blend
 from streams.sampler.delays import DelayModel
 from streams.sampler.model import Evidence, Posterior, decay_weights, dispersion, update
-from streams.sampler.priors.source import Prior as SourcePrior
 from streams.sampler.response import ResponseCurves, fit
 
 DAY = 86_400.0

@@ -228,7 +228,7 @@ def compose_target(service: dict[str, Any]) -> str:
 def test_compose_runs_the_stages_and_migrate_on_the_runtime_image_and_keeps_the_lab_on_request() -> None:
     services = compose()["services"]
     built = {name: compose_target(s) for name, s in services.items() if "build" in s}
-    assert built == {**dict.fromkeys((*STAGE_NAMES, "migrate"), "runtime"), "lab": "lab"}
+    assert built == {**dict.fromkeys((*STAGE_NAMES, "migrate", "priors"), "runtime"), "lab": "lab"}
     lab = services["lab"]
     assert lab["profiles"] == ["lab"], "`docker compose up` must not start the lab"
     assert lab["restart"] == "no" and "healthcheck" not in lab

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from streams.priors.features import EntityFeatures
+from streams.priors.source import NullPriorSource, Prior
 from streams.sampler.coldstart import external_priors
 from streams.sampler.decide import decide
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.source import NullPriorSource, Prior
 from streams.sampler.settings import SamplerSettings
 from streams.sampler.state import GroupState, ModelConfig
 from streams.sampler.store import GroupRow

@@ -17,6 +17,7 @@ from schemas import (
     BudgetChangeSettled,
     ContactSignals,
     ConversionAttributed,
+    CreativeDescribed,
     DealStageChanged,
     EntityAllocation,
     Envelope,
@@ -31,6 +32,7 @@ from schemas import (
     encode,
 )
 from schemas.codec import EVENT_MODELS
+from schemas.creatives import CreativeFeatures
 from schemas.export import export_json_schemas
 from schemas.launch import CampaignSpec, LaunchRequested, LaunchSettled
 
@@ -77,6 +79,9 @@ EXAMPLES: list[Envelope] = [
                     spec=CampaignSpec(name="Spring", objective="OUTCOME_LEADS")),
     LaunchSettled(**envelope("12"), request_id="launch-1", account_id="act_1", kind="campaign", outcome="created",
                   created={"campaign_id": "120001"}),
+    CreativeDescribed(**envelope("11"), group_id="k1", campaign_id="k1", entity_id="s1", ad_id="a1",
+                      features=CreativeFeatures(creative_type="video", call_to_action="book_demo"),
+                      embedder="hashed-ngram/v1:4", embedding=[0.5, -0.5, 0.5, 0.5]),
 ]
 
 

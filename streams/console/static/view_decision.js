@@ -28,6 +28,7 @@ export async function renderDecision(view, ctx, decisionId) {
     <p class="sentence" data-testid="sentence">${esc(d.sentence)}</p>
     <p class="muted">Policy ${esc(d.policy)} (seed ${esc(d.seed)}), total ${money(d.total_budget.amount_minor, c)} a day.
        ${esc(d.reason || "")}</p>
+    ${d.adsets.filter(a => a.prior).map(a => `<p class="muted" data-testid="prior">${esc(a.prior.text)}</p>`).join("")}
     ${waiting.length && ctx.can("EDITOR") ? `<form class="card" id="decision-review"><h2>${waiting.length} change(s) wait for approval</h2>
       <div class="inline">${field("reason", "Reason", "", {width: "20rem"})}</div>
       <button type="submit" name="verdict" value="approve" data-testid="approve-all">Approve all</button>

@@ -21,6 +21,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-simulate", dest="simulate", action="store_false", help="don't run the simulated market")
     p.add_argument("--scenario", default=None, help="market scenario JSON (default: the bundled default)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--priors-history", type=int, default=0, metavar="N",
+                   help="seed the tenant's history with N past runs of the scenario and run the priors "
+                        "cycle (needs a scenario with creatives, e.g. new_ads_creative)")
     p.add_argument("--seconds-per-day", type=float, default=6.0, help="market time compression")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--export", metavar="FILE.jsonl", default=None,
@@ -51,7 +54,7 @@ def run_dev_command(args: argparse.Namespace) -> int:
     options = DevOptions(
         port=args.port, duration=args.duration, simulate=args.simulate, scenario=args.scenario,
         seed=args.seed, as_json=args.json, seconds_per_day=args.seconds_per_day,
-        export=Path(args.export) if args.export else None, faults=faults,
+        export=Path(args.export) if args.export else None, faults=faults, priors_history=args.priors_history,
     )
     return run_dev(options)
 

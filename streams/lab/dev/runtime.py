@@ -58,6 +58,8 @@ class DevOptions:
     """The dev issuer's key (``roasloop token`` signs with the same one)."""
     faults: tuple[Fault, ...] = ()
     """Faults to inject on schedule (``--fault``), to see the alerts arrive."""
+    priors_history: int = 0
+    """Past runs of the scenario seeded as the tenant's history; > 0 also runs the priors cycle."""
 
 
 @contextlib.contextmanager
@@ -155,6 +157,14 @@ async def dev_stack(options: DevOptions, settings: Settings, sandbox: Any) -> As
     await prepare(settings)
     if sandbox is not None:
         await sandbox.seed(settings)
+    cycle = None
+    if sandbox is not None and options.priors_history > 0:
+        from streams.lab.dev.simulation import DEFAULT_SCENARIO as sandbox_default
+        from streams.lab.priors.dev_history import start_dev_priors
+
+        os.environ["ROASLOOP_SAMPLER_PRIORS_REFRESH_SECONDS"] = "1"
+        cycle = await start_dev_priors(settings, sandbox.market, options.scenario or sandbox_default,
+                                       options.priors_history, clock, options.seconds_per_day)
     runner = StageRunner([*all_stages(), sign_in], settings, clock=clock)
     async with serve(runner, settings, options.port):
         base_url = f"http://{settings.http_host}:{options.port}"
@@ -171,6 +181,8 @@ async def dev_stack(options: DevOptions, settings: Settings, sandbox: Any) -> As
                 if options.faults:
                     faults = asyncio.create_task(inject(list(options.faults), sandbox, runner))
                     stack.callback(faults.cancel)
+            if cycle is not None:
+                stack.callback(cycle.cancel)
             yield DevStack(runner, settings, sandbox, base_url, tenant_id, market_stop)
         if sandbox is not None:
             await asyncio.sleep(1.0)  # the market stopped: let in-flight events settle before the stages stop
@@ -189,6 +201,10 @@ async def _run_stack(options: DevOptions, settings: Settings, sandbox: Any) -> d
         settings = stack.settings
     if sandbox is not None:
         summary.update(await sandbox.summary(settings))
+        if options.priors_history > 0:
+            from streams.lab.priors.dev_history import priors_summary
+
+            summary["priors"] = await priors_summary(settings, sandbox.tenant_id)
     summary["topics"] = await topic_counts(settings)
     if options.export is not None:
         await export_run(settings, options.export, started)

@@ -29,11 +29,11 @@ import numpy as np
 from streams.lab.sandbox.market import Market
 from streams.lab.sandbox.market_creative import AdSetCreative
 from streams.lab.sandbox.market_scenario import Scenario
-from streams.sampler.priors.ctr import CtrModel, train_ctr_model
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.history import AdDayRow
-from streams.sampler.priors.source import CtrAndWinnersPriorSource, PriorConfig
-from streams.sampler.priors.winners import WinnerIndex
+from streams.priors.ctr import CtrModel, train_ctr_model
+from streams.priors.features import EntityFeatures
+from streams.priors.history import AdDayRow
+from streams.priors.source import CtrAndWinnersPriorSource, PriorConfig
+from streams.priors.winners import WinnerIndex
 from streams.sampler.state import GroupState
 
 HISTORY_SEED_BASE = 10_000  # past runs use seeds far from any evaluation seed

@@ -17,10 +17,10 @@ from schemas.events import SpendReported
 from streams.core.settings import Settings, load_settings
 from streams.core.storage import ObjectStorage, open_storage
 from streams.lab.priors.synthetic import SyntheticHistory
-from streams.sampler.priors.ctr import CONTENT_TYPE, CtrModel, train_ctr_model
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.history import AdDayRow, SpendHistory
-from streams.sampler.priors.registry import ModelRegistry, ModelVersion
+from streams.priors.ctr import CONTENT_TYPE, CtrModel, train_ctr_model
+from streams.priors.features import EntityFeatures
+from streams.priors.history import AdDayRow, SpendHistory
+from streams.priors.registry import ModelRegistry, ModelVersion
 
 CTR_MODEL_NAME = "ctr"
 

@@ -33,8 +33,8 @@ from streams.lab.priors.simulated import features_for, winners_from_history
 from streams.lab.sandbox.market import Market
 from streams.lab.sandbox.market_scenario import Scenario, list_scenarios
 from streams.lab.simulation.simulate import FeaturesFn, run
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.source import CtrAndWinnersPriorSource, NullPriorSource, Prior, PriorSource
+from streams.priors.features import EntityFeatures
+from streams.priors.source import CtrAndWinnersPriorSource, NullPriorSource, Prior, PriorSource
 
 HEADER = ["| scenario | priors from | winners | CTR / CVR AUC (held-out days) | revenue off | revenue on "
           "| on / off (mean of seeds) | seeds on > off |", "|---|---|---|---|---|---|---|---|"]

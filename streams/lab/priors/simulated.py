@@ -2,7 +2,7 @@
 
 The sandbox market has no creatives, so there is nothing for the CTR model's creative and
 targeting features to describe (a model trained on all-missing features predicts a constant,
-validates at AUC 0.5 and is worth nothing to :class:`~streams.sampler.priors.source.CtrAndWinnersPriorSource`).
+validates at AUC 0.5 and is worth nothing to :class:`~streams.priors.source.CtrAndWinnersPriorSource`).
 What a new ad set *does* show before its pipeline speaks are the platform's numbers of its first
 days: click-through rate, cost per click and platform results (leads) per click. Those make its
 "creative embedding" here (log-scaled, centred, unit length, for cosine search).
@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.winners import WinnerIndex
+from streams.priors.features import EntityFeatures
+from streams.priors.winners import WinnerIndex
 from streams.sampler.state import GroupState
 
 DIM = 3

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.history import AdDayRow
+from streams.priors.features import EntityFeatures
+from streams.priors.history import AdDayRow
 
 
 @dataclass(frozen=True)

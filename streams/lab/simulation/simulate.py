@@ -31,11 +31,11 @@ from streams.lab.sandbox.market import Market
 from streams.lab.sandbox.market_scenario import Scenario
 from streams.lab.sandbox.market_types import DayOutcome
 from streams.lab.simulation.adapters import DealLedger, guarded_budget
+from streams.priors.features import EntityFeatures
+from streams.priors.source import PriorSource
 from streams.sampler.allocation import apply_hysteresis
 from streams.sampler.coldstart import external_priors
 from streams.sampler.policy import AllocationRequest, Policy
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.source import PriorSource
 from streams.sampler.state import GroupState, ModelConfig
 
 HYSTERESIS = 0.05

@@ -13,10 +13,10 @@ from streams.lab.priors.account import (
     history_seeds,
 )
 from streams.lab.sandbox.market import Market
-from streams.sampler.priors.ctr import CtrModel
-from streams.sampler.priors.features import EntityFeatures, FeatureEncoder
-from streams.sampler.priors.source import CtrAndWinnersPriorSource
-from streams.sampler.priors.winners import WinnerIndex
+from streams.priors.ctr import CtrModel
+from streams.priors.features import EntityFeatures, FeatureEncoder
+from streams.priors.source import CtrAndWinnersPriorSource
+from streams.priors.winners import WinnerIndex
 
 SCENARIO = "new_ads_creative"
 

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Protocol
 
 from schemas.events import SpendReported
-from streams.sampler.priors.features import EntityFeatures
+from streams.priors.features import EntityFeatures
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
-from streams.sampler.priors.features import EntityFeatures, FeatureEncoder
-from streams.sampler.priors.history import AdDayRow
-from streams.sampler.priors.metrics import (
+from streams.priors.features import EntityFeatures, FeatureEncoder
+from streams.priors.history import AdDayRow
+from streams.priors.metrics import (
     binomial_samples,
     calibration,
     weighted_auc,

@@ -12,7 +12,7 @@ spend_minor)`` - and the prior fades as the ad's own spend grows past its streng
 prior enters the posterior is the sampler's decision; this module only says what it is worth.
 
 ``prior_for`` is synchronous, CPU-only and batched (one LightGBM call and one FAISS search per
-batch, no I/O): model reloads happen elsewhere (:class:`~streams.sampler.priors.registry.ActiveArtifact`),
+batch, no I/O): model reloads happen elsewhere (:class:`~streams.priors.registry.ActiveArtifact`),
 so it is safe to call from an event loop for the few hundred entities of a group.
 
 Implementations: :class:`NullPriorSource` (priors off) and :class:`CtrAndWinnersPriorSource`,
@@ -38,11 +38,11 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.sampler.priors.ctr import CtrModel
-from streams.sampler.priors.embedder import Embedder, embeddings_for
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.registry import ActiveArtifact
-from streams.sampler.priors.winners import WinnerIndex
+from streams.priors.ctr import CtrModel
+from streams.priors.embedder import Embedder, embeddings_for
+from streams.priors.features import EntityFeatures
+from streams.priors.registry import ActiveArtifact
+from streams.priors.winners import WinnerIndex
 
 T = TypeVar("T")
 FloatArray = npt.NDArray[np.float64]
@@ -54,6 +54,8 @@ class Prior:
     pseudo_spend_minor: int
     source: str = "none"  # "none" | "default" | "ctr" | "winners" | "ctr+winners"
     details: Mapping[str, float] = field(default_factory=dict)
+    version: int | None = None
+    """The registry version of the tenant's priors that answered (None: no registered priors)."""
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.mean_roas) or self.mean_roas < 0:
@@ -70,6 +72,13 @@ class PriorSource(Protocol):
         """One :class:`Prior` per entity, in the same order. Never raises for a missing model or
         an entity without an embedding: it falls back to a weaker (or zero-strength) prior."""
         ...
+
+
+@runtime_checkable
+class TenantPriorSources(Protocol):
+    """Priors per tenant (the live sampler's): the tenant's active source, or None while it has none."""
+
+    def for_tenant(self, tenant_id: str) -> PriorSource | None: ...
 
 
 class NullPriorSource:
@@ -125,16 +134,17 @@ class CtrAndWinnersPriorSource:
         quality = float(np.clip((auc - 0.5) / 0.2, 0.0, 1.0)) if np.isfinite(auc) else 0.0
         return roas, cfg.ctr_pseudo_spend_minor * quality, {"ctr": ctr, "cvr": cvr}
 
-    def _winner_part(self, entities: Sequence[EntityFeatures]) -> tuple[FloatArray, FloatArray]:
+    def _winner_part(self, entities: Sequence[EntityFeatures]) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(mean ROAS, weight, how many similar winners) per entity."""
         index = _current(self.winners)
-        means, weights = np.full(len(entities), np.nan), np.zeros(len(entities))
+        means, weights, counts = np.full(len(entities), np.nan), np.zeros(len(entities)), np.zeros(len(entities))
         if index is None or len(index) == 0 or not entities:
-            return means, weights
+            return means, weights, counts
         cfg = self.config
         vectors, present = embeddings_for(entities, index.dim, self.embedder)
         rows = np.flatnonzero(present)
         if len(rows) == 0:
-            return means, weights
+            return means, weights, counts
         for row, neighbours in zip(rows.tolist(), index.search(vectors[rows], cfg.k), strict=True):
             w = np.array([max(n.similarity - cfg.min_similarity, 0.0) / (1 - cfg.min_similarity)
                           for n in neighbours])
@@ -142,12 +152,13 @@ class CtrAndWinnersPriorSource:
                 r = np.array([n.roas for n in neighbours])
                 means[row] = cfg.winner_discount * float((w * r).sum() / w.sum())
                 weights[row] = float(w.sum())
-        return means, weights
+                counts[row] = float((w > 0).sum())
+        return means, weights, counts
 
     def prior_for(self, entities: list[EntityFeatures]) -> list[Prior]:
         cfg = self.config
         ctr_roas, ctr_strength, ctr_details = self._ctr_part(entities)
-        win_roas, win_weight = self._winner_part(entities)
+        win_roas, win_weight, win_count = self._winner_part(entities)
         priors = []
         for i in range(len(entities)):
             parts: list[tuple[str, float, float]] = []
@@ -159,6 +170,7 @@ class CtrAndWinnersPriorSource:
             details: dict[str, float] = {f"{name}_roas": mean for name, mean, _ in parts}
             details.update({name: float(values[i]) for name, values in ctr_details.items()})
             details["winner_weight"] = float(win_weight[i])
+            details["winners"] = float(win_count[i])
             strength = sum(s for _, _, s in parts)
             if strength <= 0:
                 fallback = Prior(cfg.fallback_mean_roas, cfg.fallback_pseudo_spend_minor, "default", details)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from streams.core.storage import GcsStorage, LocalStorage, ObjectStorage
-from streams.sampler.priors.winners import DimensionMismatch, HnswParams, WinnerIndex
+from streams.priors.winners import DimensionMismatch, HnswParams, WinnerIndex
 
 
 def _vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:

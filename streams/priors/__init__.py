@@ -1,14 +1,14 @@
 """Cold-start priors: a LightGBM CTR model and a FAISS index of past winners behind one PriorSource."""
 
-from streams.sampler.priors.features import EntityFeatures
-from streams.sampler.priors.source import (
+from streams.priors.features import EntityFeatures
+from streams.priors.source import (
     CtrAndWinnersPriorSource,
     NullPriorSource,
     Prior,
     PriorConfig,
     PriorSource,
 )
-from streams.sampler.priors.winners import DimensionMismatch, Neighbour, WinnerIndex
+from streams.priors.winners import DimensionMismatch, Neighbour, WinnerIndex
 
 __all__ = [
     "CtrAndWinnersPriorSource",

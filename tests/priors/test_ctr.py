@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from streams.lab.priors.synthetic import SyntheticHistory
-from streams.sampler.priors.ctr import CtrModel, NotEnoughData, time_split, train_ctr_model
-from streams.sampler.priors.features import EntityFeatures, FeatureEncoder
-from streams.sampler.priors.history import AdDayRow
-from streams.sampler.priors.metrics import calibration, weighted_auc, weighted_log_loss
+from streams.priors.ctr import CtrModel, NotEnoughData, time_split, train_ctr_model
+from streams.priors.features import EntityFeatures, FeatureEncoder
+from streams.priors.history import AdDayRow
+from streams.priors.metrics import calibration, weighted_auc, weighted_log_loss
 
 
 @pytest.fixture(scope="module")

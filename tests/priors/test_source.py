@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streams.lab.priors.synthetic import SyntheticAd, SyntheticHistory
-from streams.sampler.priors import (
+from streams.priors import (
     CtrAndWinnersPriorSource,
     EntityFeatures,
     NullPriorSource,
@@ -15,8 +15,8 @@ from streams.sampler.priors import (
     PriorSource,
     WinnerIndex,
 )
-from streams.sampler.priors.ctr import CtrModel, train_ctr_model
-from streams.sampler.priors.embedder import FeatureHashingEmbedder, embeddings_for
+from streams.priors.ctr import CtrModel, train_ctr_model
+from streams.priors.embedder import FeatureHashingEmbedder, embeddings_for
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,14 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from streams.sampler.priors.features import BOOLEAN, CATEGORICAL, EntityFeatures
+from streams.priors.features import BOOLEAN, CATEGORICAL, EntityFeatures
 
 
 @runtime_checkable
 class Embedder(Protocol):
     dim: int
+    name: str
+    """What produced the vectors (family/version:dim): vectors of different names are not comparable."""
 
     def embed(self, entities: Sequence[EntityFeatures]) -> npt.NDArray[np.float32]:
         """One row of ``dim`` floats per entity."""
@@ -31,6 +33,7 @@ class Embedder(Protocol):
 class FeatureHashingEmbedder:
     def __init__(self, dim: int = 64) -> None:
         self.dim = dim
+        self.name = f"feature-hashing/v1:{dim}"
 
     def _token(self, token: str) -> tuple[int, float]:
         h = zlib.crc32(token.encode())
@@ -49,6 +52,38 @@ class FeatureHashingEmbedder:
             if not out[row].any():  # tokens cancelled out: keep the vector non-zero
                 out[row, self._token("bias")[0]] = 1.0
         return out
+
+
+class HashedNgramEmbedder(FeatureHashingEmbedder):
+    """The default live embedder: hashed categorical features plus hashed character 3-grams of
+    the ad's copy (headline and body), L2-normalised.
+
+    Local, deterministic, no model download and no network: two ads with the same format,
+    targeting and similar wording land close together. A packaged sentence model can replace it
+    behind :class:`Embedder`; its ``name`` then changes and old vectors stop being compared.
+    """
+
+    def __init__(self, dim: int = 64, text_weight: float = 1.0) -> None:
+        super().__init__(dim)
+        self.name = f"hashed-ngram/v1:{dim}"
+        self.text_weight = text_weight
+
+    def embed(self, entities: Sequence[EntityFeatures], texts: Sequence[str | None] | None = None
+              ) -> npt.NDArray[np.float32]:
+        out = super().embed(entities)
+        for row, text in enumerate(texts or []):
+            grams = _trigrams(text or "")
+            for gram in grams:
+                col, sign = self._token(f"3g={gram}")
+                out[row, col] += sign * self.text_weight / np.sqrt(len(grams))
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.asarray(np.where(norms > 0, out / np.maximum(norms, 1e-12), out), dtype=np.float32)
+
+
+def _trigrams(text: str) -> list[str]:
+    words = " ".join(text.lower().split())
+    padded = f" {words} " if words else ""
+    return [padded[i:i + 3] for i in range(max(len(padded) - 2, 0))]
 
 
 def embeddings_for(entities: Sequence[EntityFeatures], dim: int, embedder: Embedder | None = None

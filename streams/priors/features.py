@@ -1,7 +1,7 @@
 """What the priors know about an ad before it has spent anything: its creative and its targeting.
 
 :class:`EntityFeatures` is the input of both the CTR model and the winner index, and the type the
-sampler hands to :class:`~streams.sampler.priors.source.PriorSource`. :class:`FeatureEncoder`
+sampler hands to :class:`~streams.priors.source.PriorSource`. :class:`FeatureEncoder`
 turns a batch of them into the numeric matrix LightGBM wants; its category vocabularies travel
 inside the model artifact, so a model keeps meaning the same thing when the vocabulary grows.
 """
@@ -9,50 +9,29 @@ inside the model artifact, so a model keeps meaning the same thing when the voca
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-CreativeType = Literal["video", "image", "carousel", "text"]
-CallToAction = Literal["learn_more", "sign_up", "book_demo", "get_quote", "contact_us", "download"]
-Objective = Literal["leads", "traffic", "conversions"]
-Placement = Literal["auto", "feed", "stories", "reels", "audience_network"]
-AudienceKind = Literal["broad", "interest", "lookalike", "retargeting"]
-Device = Literal["all", "mobile", "desktop"]
+from schemas.creatives import CreativeFeatures
 
 
-class EntityFeatures(BaseModel):
+class EntityFeatures(CreativeFeatures):
     """An ad (or ad set, through its main ad) described by creative and targeting features.
 
     Everything is optional except the id: unknown features are NaN to LightGBM, which learned
     what to do with missing values during training.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     entity_id: str = Field(min_length=1, max_length=64)
-    # creative
-    creative_type: CreativeType | None = None
-    video_duration_s: float | None = Field(default=None, ge=0, le=3600)
-    aspect_ratio: float | None = Field(default=None, gt=0, le=10, description="width / height")
-    has_faces: bool | None = None
-    has_text_overlay: bool | None = None
-    has_logo: bool | None = None
-    headline_length: int | None = Field(default=None, ge=0, le=1000)
-    call_to_action: CallToAction | None = None
-    # targeting
-    objective: Objective | None = None
-    placement: Placement | None = None
-    audience: AudienceKind | None = None
-    audience_size: int | None = Field(default=None, ge=0)
-    age_min: int | None = Field(default=None, ge=13, le=65)
-    age_max: int | None = Field(default=None, ge=13, le=65)
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    device: Device | None = None
     # creative embedding, for the winner index (None: the embedder computes one, or no search)
     embedding: tuple[float, ...] | None = None
+
+    @property
+    def creative(self) -> CreativeFeatures:
+        return CreativeFeatures.model_validate(self.model_dump(exclude={"entity_id", "embedding"}))
 
 
 CATEGORICAL = ("creative_type", "call_to_action", "objective", "placement", "audience", "country", "device")

@@ -13,9 +13,9 @@ import pytest
 from streams.core.storage import LocalStorage
 from streams.lab.priors.cli import store_model
 from streams.lab.priors.synthetic import SyntheticHistory
-from streams.sampler.priors.ctr import CtrModel, train_ctr_model
-from streams.sampler.priors.registry import ActiveArtifact, ModelRegistry
-from streams.sampler.priors.source import CtrAndWinnersPriorSource
+from streams.priors.ctr import CtrModel, train_ctr_model
+from streams.priors.registry import ActiveArtifact, ModelRegistry
+from streams.priors.source import CtrAndWinnersPriorSource
 
 
 @pytest.fixture(scope="module")
