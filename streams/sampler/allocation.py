@@ -198,3 +198,23 @@ def plan_budgets(target: IntArray, current: IntArray, min_minor: IntArray, total
         return cur
     rounded = round_preserving_total(x, round(float(x.sum())), hi)
     return np.clip(rounded, np.where(moving, low, cur), np.where(moving, high, cur)).astype(np.int64)
+
+
+def change_pays(draws: FloatArray, current: IntArray, planned: IntArray, *, cost_days: float,
+                horizon_days: float, confidence: float) -> bool:
+    """Whether moving ``current`` to ``planned`` is worth its cost, judged on posterior ROAS ``draws``
+    (shape ``(n, K)``).
+
+    Per draw, gain: the value of the moved money over ``horizon_days``; cost: ``cost_days`` of each
+    changed budget's value at the group's ROAS (a learning-phase and churn penalty). The move is made
+    when the gain beats the cost in at least ``confidence`` of the draws. Not the posterior mean
+    alone: with forgetting, near-identical entities keep means that differ by noise, and a mean-only
+    rule would move money back and forth on it; a real difference clears the bar within days.
+    """
+    changed = planned != current
+    if not changed.any() or cost_days <= 0:
+        return bool(changed.any())
+    cur = current.astype(np.float64)
+    gain = horizon_days * (draws @ (planned.astype(np.float64) - cur))
+    cost = cost_days * (draws @ cur) / max(float(cur.sum()), 1.0) * float(cur[changed].sum())
+    return float(np.mean(gain > cost)) >= confidence

@@ -31,7 +31,7 @@ from streams.lab.sandbox.market import Market
 from streams.lab.sandbox.market_scenario import Scenario
 from streams.lab.sandbox.market_types import DayOutcome
 from streams.lab.simulation.adapters import DealLedger, guarded_budget
-from streams.sampler.allocation import guardrail_box, plan_budgets
+from streams.sampler.allocation import change_pays, guardrail_box, plan_budgets
 from streams.sampler.coldstart import external_priors
 from streams.sampler.policy import AllocationRequest, Policy
 from streams.sampler.priors.features import EntityFeatures
@@ -164,6 +164,10 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
             targets = allocation.budgets if policy_name == "oracle" else plan_budgets(
                 allocation.budgets, current, mins, group.total_budget_minor,
                 max_change_fraction=limits.max_change_fraction, hysteresis=HYSTERESIS)
+            if allocation.posterior is not None and not change_pays(
+                    allocation.posterior.draw(rng, 500), current, targets, cost_days=config.change_cost_days,
+                    horizon_days=config.change_horizon_days, confidence=config.change_confidence):
+                targets = current
             applied = {}
             for e, target, cur in zip(ids, targets.tolist(), current.tolist(), strict=True):
                 applied[e] = guarded_budget(e, group.group_id, ents.currency, int(target), int(cur), min_budget[e], now,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from streams.lab.simulation.simulate import run, simulate
+from pathlib import Path
+
+from streams.lab.simulation.simulate import RunResult, run, simulate
+from streams.sampler.state import ModelConfig
 
 
 def test_no_policy_beats_the_guarded_oracle_in_expectation_even_on_a_drifting_market() -> None:
@@ -24,3 +27,24 @@ def test_simulate_reports_expected_share_spend_share_and_budget_changes() -> Non
     assert out["spend_share"] > 0.9
     assert out["budget_changes"] == 0  # an equal split from an equal start never moves
     assert out["min_budget_share"] >= 0.98
+
+
+IDENTICAL = Path(__file__).parents[3] / "streams/lab/simulation/scenarios/identical.json"
+
+
+def test_identical_ad_sets_settle_and_stay_once_moves_must_pay_for_themselves() -> None:
+    settled = run(IDENTICAL, "thompson", 2, days=35, drain_days=0)
+    churning = run(IDENTICAL, "thompson", 2, days=35, drain_days=0, model=ModelConfig(change_cost_days=0.0))
+    adsets = len(settled.allocations[-1]["budgets"])
+    assert _late_changes(settled) / adsets / 3 < 1.0  # under one change per ad set per week after two weeks
+    assert _late_changes(settled) < _late_changes(churning)
+
+
+def _late_changes(result: RunResult) -> int:
+    before: dict[str, int] = {}
+    late = 0
+    for row in result.allocations:
+        for entity, budget in row["budgets"].items():
+            late += row["day"] >= 14 and entity in before and before[entity] != budget
+            before[entity] = budget
+    return late
