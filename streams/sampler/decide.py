@@ -39,16 +39,22 @@ def seed_of(decision_id: str) -> int:
 
 
 def planned_targets(target: IntArray, current: IntArray, mins: IntArray, total: int, settings: SamplerSettings,
-                    draws: FloatArray) -> IntArray:
+                    draws: FloatArray | None) -> IntArray:
     """Targets moved inside the executor's default velocity limit with the group's total kept, and
-    only when the move pays for its change cost (``streams.sampler.allocation``)."""
+    only when the move pays for its change cost (``streams.sampler.allocation``), judged on posterior
+    ``draws`` (``None``, a policy without a posterior: always)."""
     m = settings.model()
     planned = plan_budgets(target, current, mins, total, max_change_fraction=guardrail_settings().max_change_fraction,
                            hysteresis=settings.hysteresis, min_change_minor=settings.min_change_minor)
-    if change_pays(draws, current, planned, cost_days=m.change_cost_days, horizon_days=m.change_horizon_days,
-                   confidence=m.change_confidence):
+    if draws is None or change_pays(draws, current, planned, cost_days=m.change_cost_days,
+                                    horizon_days=m.change_horizon_days, confidence=m.change_confidence):
         return planned
     return current
+
+
+def gate_rng(seed: int) -> np.random.Generator:
+    """The generator of the change-cost draws: its own stream, so a replay with the logged seed reproduces it."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 0xC057]))
 
 
 @dataclass(frozen=True)
@@ -79,8 +85,7 @@ def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSet
     allocation = policy.allocate(AllocationRequest(state, now, ids, mins, total, external), np.random.default_rng(seed))
     posterior = allocation.posterior
     assert posterior is not None
-    targets = planned_targets(allocation.budgets, current, mins, total, settings, posterior.draw(
-        np.random.default_rng(seed + 1), 500))
+    targets = planned_targets(allocation.budgets, current, mins, total, settings, posterior.draw(gate_rng(seed), 500))
     low, p10, median, p90, high = posterior.quantiles((0.05, 0.1, 0.5, 0.9, 0.95), seed=seed)
     mean = posterior.mean
     shares = allocation.shares / allocation.shares.sum()
