@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streams.sampler.allocation import guardrail_box, plan_budgets
+from streams.sampler.allocation import change_pays, guardrail_box, plan_budgets
 
 
 def _ints(*xs: int) -> np.ndarray:
@@ -43,3 +43,18 @@ def test_a_box_that_cannot_hold_the_total_ends_at_its_edge() -> None:
     planned = plan_budgets(_ints(10_000, 10_000), _ints(1_000, 1_000), _ints(100, 100), 20_000,
                            max_change_fraction=0.2, hysteresis=0.05)
     assert planned.tolist() == [1_200, 1_200]
+
+
+def test_a_move_is_made_only_when_its_gain_beats_the_change_cost() -> None:
+    rng = np.random.default_rng(0)
+    current, planned = _ints(10_000, 10_000), _ints(12_000, 8_000)
+    clear = np.column_stack([rng.normal(3.0, 0.2, 500), rng.normal(1.0, 0.2, 500)])  # the first is 3x better
+    noise = np.column_stack([rng.normal(1.05, 0.3, 500), rng.normal(1.0, 0.3, 500)])  # alike, means differ by noise
+
+    def pays(draws: np.ndarray, cost_days: float = 0.25) -> bool:
+        return change_pays(draws, current, planned, cost_days=cost_days, horizon_days=14, confidence=0.8)
+
+    assert pays(clear)
+    assert not pays(noise)
+    assert pays(noise, cost_days=0.0)  # no cost: any move goes
+    assert not pays(clear, cost_days=30.0)  # a cost no gain covers
