@@ -210,11 +210,14 @@ def change_pays(draws: FloatArray, current: IntArray, planned: IntArray, *, cost
     when the gain beats the cost in at least ``confidence`` of the draws. Not the posterior mean
     alone: with forgetting, near-identical entities keep means that differ by noise, and a mean-only
     rule would move money back and forth on it; a real difference clears the bar within days.
+    A plan that restores the group's total (the budgets in force are off it by more than 1%) always goes.
     """
     changed = planned != current
     if not changed.any() or cost_days <= 0:
         return bool(changed.any())
     cur = current.astype(np.float64)
+    if abs(float(planned.sum()) - float(cur.sum())) > 0.01 * max(float(cur.sum()), 1.0):
+        return True  # the budgets in force are off the group's total (an entity joined or left): restore it
     gain = horizon_days * (draws @ (planned.astype(np.float64) - cur))
     cost = cost_days * (draws @ cur) / max(float(cur.sum()), 1.0) * float(cur[changed].sum())
     return float(np.mean(gain > cost)) >= confidence

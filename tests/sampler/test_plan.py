@@ -58,3 +58,10 @@ def test_a_move_is_made_only_when_its_gain_beats_the_change_cost() -> None:
     assert not pays(noise)
     assert pays(noise, cost_days=0.0)  # no cost: any move goes
     assert not pays(clear, cost_days=30.0)  # a cost no gain covers
+
+
+def test_a_plan_that_restores_the_groups_total_is_made_whatever_the_change_cost() -> None:
+    # a new ad set joined with its own budget: the group runs 50% over its total until the plan cuts it back
+    draws = np.ones((200, 3))
+    assert change_pays(draws, _ints(10_000, 10_000, 10_000), _ints(8_000, 8_000, 4_000), cost_days=0.25,
+                       horizon_days=14, confidence=0.8)

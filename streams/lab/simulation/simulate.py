@@ -60,6 +60,8 @@ class RunResult:
     """Sum over days of each delivering group's total: what the horizon was given to spend."""
     min_budget_share: float = 1.0
     """Lowest (day, group) ratio of the budgets in force to the group's total."""
+    max_budget_share: float = 0.0
+    """Highest such ratio (above 1: the group ran over its total)."""
 
 
 def _count_budget(outcome: DayOutcome, totals: Mapping[str, int], result: RunResult) -> None:
@@ -70,6 +72,7 @@ def _count_budget(outcome: DayOutcome, totals: Mapping[str, int], result: RunRes
         result.total_budget_minor += totals[group_id]
         if totals[group_id] > 0:
             result.min_budget_share = min(result.min_budget_share, budget / totals[group_id])
+            result.max_budget_share = max(result.max_budget_share, budget / totals[group_id])
 
 
 def _oracle_for(market: Market, limits: GuardrailSettings, min_budget: Mapping[str, int]) -> Oracle:
@@ -224,5 +227,6 @@ def simulate(scenario: str | Path, policy_name: str, seed: int = 0, days: int | 
         "budget_changes": mine.budget_changes,
         "spend_share": round(mine.spend_minor / mine.total_budget_minor, 4) if mine.total_budget_minor else None,
         "min_budget_share": round(mine.min_budget_share, 4),
+        "max_budget_share": round(mine.max_budget_share, 4),
         "allocations": mine.allocations,
     }

@@ -48,3 +48,8 @@ def _late_changes(result: RunResult) -> int:
             late += row["day"] >= 14 and entity in before and before[entity] != budget
             before[entity] = budget
     return late
+
+
+def test_a_group_returns_to_its_total_after_a_new_ad_set_joins_with_its_own_budget() -> None:
+    result = run("new_ads", "thompson", 0, days=24, drain_days=0)  # ad sets launch on days 10 and 20
+    assert result.spend_minor / result.total_budget_minor <= 1.03
