@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 
@@ -127,18 +126,18 @@ class MabwiserPolicy:
                           f"mabwiser {self.name}")
 
 
-OracleFn = Callable[[str, datetime], Mapping[str, int]]
+OracleFn = Callable[[AllocationRequest], Mapping[str, int]]
 
 
 @dataclass
 class Oracle:
-    """The scenario's true best split (needs ground truth: simulation only)."""
+    """The scenario's true best split for the request (needs ground truth: simulation only)."""
 
     truth: OracleFn
     name: str = "oracle"
 
     def allocate(self, request: AllocationRequest, rng: np.random.Generator) -> Allocation:
-        split = self.truth(request.state.group_id, request.now)
+        split = self.truth(request)
         budgets = np.array([split.get(e, 0) for e in request.entity_ids], dtype=np.int64)
         shares = _normalized(budgets.astype(np.float64))
         return Allocation(request.entity_ids, shares, budgets, None, "oracle")

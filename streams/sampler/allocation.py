@@ -110,3 +110,114 @@ def apply_hysteresis(target: IntArray, current: IntArray, threshold: float, min_
     small = (delta <= threshold * current) | (delta < min_change_minor)
     has_current = current > 0
     return np.where(small & has_current, current, target).astype(np.int64)
+
+
+def guardrail_box(current: IntArray, min_minor: IntArray, max_change_fraction: float) -> tuple[IntArray, IntArray]:
+    """Per-entity (lowest, highest) budget one change may reach from ``current``.
+
+    The executor clamps a move to ``int(current * fraction)`` (its cumulative-change rule) and
+    never below the platform minimum. Planning inside this box is what keeps the group's total:
+    a target outside it is clamped entity by entity, so cuts land while raises are capped and the
+    group spends less than it was given.
+    """
+    allowed = np.array([int(int(c) * max_change_fraction) for c in current.tolist()], dtype=np.int64)
+    low = np.maximum(min_minor, current - allowed)
+    high = np.maximum(current + allowed, low)
+    return low.astype(np.int64), high.astype(np.int64)
+
+
+def _take(amount: float, room: FloatArray, priority: FloatArray) -> FloatArray:
+    """Spread ``amount`` over ``room`` (>= 0) filling the highest ``priority`` first."""
+    out = np.zeros(room.size)
+    left = amount
+    for i in np.argsort(-priority, kind="stable"):
+        if left <= 0:
+            break
+        out[i] = min(float(room[i]), left)
+        left -= out[i]
+    return out
+
+
+def _balanced_moves(want: FloatArray, current: FloatArray, low: FloatArray, high: FloatArray,
+                    total: float) -> FloatArray:
+    """Moves within ``[low, high] - current`` summing to ``total - sum(current)``, as close to ``want`` as
+    the box allows, concentrated on the entities that want to move most (relative to their budget)."""
+    move = np.clip(want, low - current, high - current)
+    gap = total - float(current.sum())
+    raises, cuts = np.clip(move, 0, None), np.clip(-move, 0, None)
+    priority = want / np.maximum(current, 1.0)  # most wanted raise first; for cuts, -priority
+    if raises.sum() - cuts.sum() > gap:  # fewer raises: only as many as the cuts (and the gap) pay for
+        if cuts.sum() + gap >= 0:
+            raises = _take(float(cuts.sum()) + gap, raises, priority)
+        else:  # over the total even without raises: cut further, those wanting a cut first
+            raises = np.zeros(move.size)
+            cuts = _take(-gap, current - low, -priority)
+    elif raises.sum() - cuts.sum() < gap:  # fewer cuts: only as many as the raises (minus the gap) need
+        if raises.sum() - gap >= 0:
+            cuts = _take(float(raises.sum()) - gap, cuts, -priority)
+        else:  # under the total even without cuts: raise further, those wanting a raise first
+            cuts = np.zeros(move.size)
+            raises = _take(gap, high - current, priority)
+    return np.asarray(raises - cuts, dtype=np.float64)
+
+
+def plan_budgets(target: IntArray, current: IntArray, min_minor: IntArray, total: int, *,
+                 max_change_fraction: float | None, hysteresis: float, min_change_minor: int = 0) -> IntArray:
+    """Budgets to request: ``target`` moved as far as one guarded change allows, the group total kept.
+
+    Cuts and raises are planned together: clamped one by one, cuts land while raises are capped and
+    the group spends less than its total. Here the raises the guardrails allow are matched by cuts
+    of the same size (or the cuts by raises), taken first from the entities that want to move most,
+    so the budget moves in a few real steps rather than many tiny ones; moves below the hysteresis
+    threshold are then dropped and the plan redone without them, so dropping a small move does not
+    leak the total either. ``max_change_fraction=None`` means no velocity limit.
+    """
+    cur = current.astype(np.int64)
+    if cur.sum() <= 0 or np.any(cur <= 0):
+        return target.astype(np.int64)
+    if max_change_fraction is None:
+        low, high = min_minor.astype(np.int64), np.full(cur.size, max(total, 1), dtype=np.int64)
+    else:
+        low, high = guardrail_box(cur, min_minor.astype(np.int64), max_change_fraction)
+    c = cur.astype(np.float64)
+    want = target.astype(np.float64) - c
+    lo, hi = low.astype(np.float64), high.astype(np.float64)
+    threshold = np.maximum(hysteresis * c, float(min_change_minor))
+    frozen = np.zeros(cur.size, dtype=bool)
+    move = np.zeros(cur.size)
+    for _ in range(cur.size + 1):
+        move = _balanced_moves(np.where(frozen, 0.0, want), c, np.where(frozen, c, lo), np.where(frozen, c, hi),
+                               float(total))
+        small = (np.abs(move) > 0) & (np.abs(move) <= threshold)
+        if not small.any():
+            break
+        frozen |= small
+    x = c + move
+    moving = np.abs(move) > 0
+    if not moving.any():
+        return cur
+    rounded = round_preserving_total(x, round(float(x.sum())), hi)
+    return np.clip(rounded, np.where(moving, low, cur), np.where(moving, high, cur)).astype(np.int64)
+
+
+def change_pays(draws: FloatArray, current: IntArray, planned: IntArray, *, cost_days: float,
+                horizon_days: float, confidence: float) -> bool:
+    """Whether moving ``current`` to ``planned`` is worth its cost, judged on posterior ROAS ``draws``
+    (shape ``(n, K)``).
+
+    Per draw, gain: the value of the moved money over ``horizon_days``; cost: ``cost_days`` of each
+    changed budget's value at the group's ROAS (a learning-phase and churn penalty). The move is made
+    when the gain beats the cost in at least ``confidence`` of the draws. Not the posterior mean
+    alone: with forgetting, near-identical entities keep means that differ by noise, and a mean-only
+    rule would move money back and forth on it; a real difference clears the bar within days.
+    A plan that restores the group's total (the budgets in force are off it by more than 1%) always goes.
+    """
+    changed = planned != current
+    if not changed.any() or cost_days <= 0:
+        return bool(changed.any())
+    cur = current.astype(np.float64)
+    if abs(float(planned.sum()) - float(cur.sum())) > 0.01 * max(float(cur.sum()), 1.0):
+        return True  # the budgets in force are off the group's total (an entity joined or left): restore it
+    gain = horizon_days * (draws @ (planned.astype(np.float64) - cur))
+    cost = cost_days * (draws @ cur) / max(float(cur.sum()), 1.0) * float(cur[changed].sum())
+    return float(np.mean(gain > cost)) >= confidence

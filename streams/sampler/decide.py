@@ -16,9 +16,11 @@ import numpy as np
 
 from schemas.events import AllocationDecided, BudgetChangeRequested, EntityAllocation
 from schemas.money import Money
+from streams.core.controls.limits import guardrail_settings
 from streams.priors.source import PriorSource, TenantPriorSources
-from streams.sampler.allocation import apply_hysteresis
+from streams.sampler.allocation import IntArray, change_pays, plan_budgets
 from streams.sampler.coldstart import external_priors, prior_fields
+from streams.sampler.model import FloatArray
 from streams.sampler.policy import AllocationRequest, Thompson
 from streams.sampler.settings import SamplerSettings
 from streams.sampler.state import GroupState
@@ -34,6 +36,25 @@ def decision_id_for(tenant_id: str, group_id: str, now: datetime) -> str:
 
 def seed_of(decision_id: str) -> int:
     return int(hashlib.sha256(decision_id.encode()).hexdigest()[:8], 16)
+
+
+def planned_targets(target: IntArray, current: IntArray, mins: IntArray, total: int, settings: SamplerSettings,
+                    draws: FloatArray | None) -> IntArray:
+    """Targets moved inside the executor's default velocity limit with the group's total kept, and
+    only when the move pays for its change cost (``streams.sampler.allocation``), judged on posterior
+    ``draws`` (``None``, a policy without a posterior: always)."""
+    m = settings.model()
+    planned = plan_budgets(target, current, mins, total, max_change_fraction=guardrail_settings().max_change_fraction,
+                           hysteresis=settings.hysteresis, min_change_minor=settings.min_change_minor)
+    if draws is None or change_pays(draws, current, planned, cost_days=m.change_cost_days,
+                                    horizon_days=m.change_horizon_days, confidence=m.change_confidence):
+        return planned
+    return current
+
+
+def gate_rng(seed: int) -> np.random.Generator:
+    """The generator of the change-cost draws: its own stream, so a replay with the logged seed reproduces it."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 0xC057]))
 
 
 @dataclass(frozen=True)
@@ -62,9 +83,9 @@ def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSet
                       cap_share=settings.cap_share)
     external = external_priors(prior_source, ids, tenant_id=state.tenant_id)
     allocation = policy.allocate(AllocationRequest(state, now, ids, mins, total, external), np.random.default_rng(seed))
-    targets = apply_hysteresis(allocation.budgets, current, settings.hysteresis, settings.min_change_minor)
     posterior = allocation.posterior
     assert posterior is not None
+    targets = planned_targets(allocation.budgets, current, mins, total, settings, posterior.draw(gate_rng(seed), 500))
     low, p10, median, p90, high = posterior.quantiles((0.05, 0.1, 0.5, 0.9, 0.95), seed=seed)
     mean = posterior.mean
     shares = allocation.shares / allocation.shares.sum()

@@ -40,6 +40,12 @@ class SamplerSettings(BaseSettings):
     cap_share: float = Field(default=_M.cap_share, gt=0, le=1)
     hysteresis: float = Field(default=0.05, ge=0, le=1, description="Relative move below which nothing is requested")
     min_change_minor: int = Field(default=0, ge=0)
+    change_cost_days: float = Field(default=_M.change_cost_days, ge=0, le=30,
+                                    description="Cost of one budget change, in days of its value (0: none)")
+    change_horizon_days: float = Field(default=_M.change_horizon_days, gt=0, le=365,
+                                       description="Days a move's gain is counted over against its cost")
+    change_confidence: float = Field(default=_M.change_confidence, ge=0, le=1,
+                                     description="Posterior probability with which a move must pay")
     platform_min_budget_minor: int = Field(default=100, ge=0)
     entity_ttl_days: int = Field(default=_M.entity_ttl_days, ge=0)
     schedule_seconds: float = Field(default=3600.0, gt=0, description="Decide every group at least this often")
@@ -69,6 +75,9 @@ class SamplerSettings(BaseSettings):
             draws=self.draws,
             floor_share=self.floor_share,
             cap_share=self.cap_share,
+            change_cost_days=self.change_cost_days,
+            change_horizon_days=self.change_horizon_days,
+            change_confidence=self.change_confidence,
         )
 
 

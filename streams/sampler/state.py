@@ -60,6 +60,14 @@ class ModelConfig:
     """Exploration floor: each entity gets at least this fraction of an equal split."""
     cap_share: float = 1.0
     """Largest fraction of the group total one entity may take."""
+    change_cost_days: float = 0.25
+    """What one budget change costs, in days of the changed budget's value at the group's ROAS: a
+    large edit can send a Meta ad set back into its learning phase, and every change spends the
+    4-an-hour allowance. Moves are made only when their expected gain exceeds this (0: always)."""
+    change_horizon_days: float = 14.0
+    """How long a move's expected gain is counted over when weighed against its cost."""
+    change_confidence: float = 0.8
+    """Posterior probability with which a move's gain must beat its cost."""
 
 
 @dataclass(slots=True)

@@ -23,7 +23,9 @@ from tests.helpers import read_events, running_stages, wait_until
 
 DAY = date(2026, 5, 1)
 NOW = datetime(2026, 5, 2, 6, tzinfo=UTC)
-FAST = SamplerSettings(significant_events=6, debounce_seconds=0, schedule_seconds=3600, draws=1000)
+# no change cost: these tests decide on same-day evidence, which could not pay for a move
+FAST = SamplerSettings(significant_events=6, debounce_seconds=0, schedule_seconds=3600, draws=1000,
+                       change_cost_days=0)
 
 
 def spend(entity: str, amount: int = 10_000, tenant: str = "acme", n: int = 0) -> SpendReported:

@@ -22,7 +22,7 @@ import numpy as np
 
 from schemas.events import AllocationDecided
 from streams.lab.policies import POLICY_NAMES, make_policy
-from streams.sampler.allocation import apply_hysteresis
+from streams.sampler.decide import gate_rng, planned_targets
 from streams.sampler.policy import AllocationRequest, Thompson
 from streams.sampler.policy import Policy as SamplerPolicy
 from streams.sampler.settings import SamplerSettings, load_sampler_settings
@@ -65,8 +65,9 @@ class Sampler:
     """Adapter: a sampler policy asked exactly what ``streams.sampler.decide`` asks it live.
 
     Same entities (the logged decision's, in its order), same minimums (the entity's or the
-    platform's, whichever is higher), same total, and the same hysteresis against the daily budgets
-    the spend reports said were in force - so replaying ``thompson`` with the logged seed yields the
+    platform's, whichever is higher), same total, and the same planning (velocity limit, hysteresis,
+    change cost on the draws of the logged seed's gate stream) against the daily budgets the spend
+    reports said were in force - so replaying ``thompson`` with the logged seed yields the
     logged shares and budgets bit for bit.
     """
 
@@ -91,7 +92,10 @@ class Sampler:
         allocation = self.policy.allocate(request, rng)
         order = [list(allocation.entity_ids).index(e) for e in ids]
         shares = allocation.shares[order] / allocation.shares.sum()
-        targets = apply_hysteresis(allocation.budgets[order], current, s.hysteresis, s.min_change_minor)
+        gate = gate_rng(logged.seed or 0) if self.seed is None else decision_rng(self.seed + 1, logged.decision_id)
+        draws = allocation.posterior.draw(gate, 500)[:, order] if allocation.posterior is not None else None
+        targets = planned_targets(allocation.budgets[order], current, minimums,
+                                  logged.total_budget.amount_minor, s, draws)
         return Choice(ids, tuple(float(x) for x in shares), tuple(int(x) for x in targets))
 
 

@@ -321,12 +321,15 @@ class Market:
         total_minor: int | None = None,
         day_index: int | None = None,
         stage_values_major: Mapping[str, int] | None = None,
+        lower: Mapping[str, int] | None = None,
+        upper: Mapping[str, int] | None = None,
     ) -> dict[str, int]:
-        """The split of a group's total (default: the scenario's) that maximises expected pipeline value."""
+        """The split of a group's total (default: the scenario's) that maximises expected pipeline value
+        (within per-ad-set ``lower``/``upper`` bounds, e.g. what today's guardrails allow)."""
         specs, total = self._group_specs(group_id)
         day = self.day_index if day_index is None else day_index
         values = stage_values_minor(self.scenario.currency, stage_values_major)
-        return oracle_allocation(specs, total if total_minor is None else total_minor, day, values)
+        return oracle_allocation(specs, total if total_minor is None else total_minor, day, values, lower, upper)
 
     def expected_value(
         self,

@@ -130,22 +130,27 @@ def _marginal(spec: AdSetSpec, vpc: float, cpc_mult: float, spend: float) -> flo
 
 
 def oracle_allocation(
-    specs: Mapping[str, AdSetSpec], total_minor: int, day: int, values: Mapping[str, int]
+    specs: Mapping[str, AdSetSpec], total_minor: int, day: int, values: Mapping[str, int],
+    lower: Mapping[str, int] | None = None, upper: Mapping[str, int] | None = None,
 ) -> dict[str, int]:
     """Budget split of ``total_minor`` over the ad sets active on ``day`` maximising expected value.
 
-    Every active ad set gets its minimum; the rest goes, in small increments, to whichever ad set
-    has the highest marginal pipeline ROAS (exact for concave value curves). Inactive ad sets get 0.
+    Every active ad set gets its minimum (or ``lower``, when the guardrails keep it higher); the
+    rest goes, in small increments, to whichever ad set has the highest marginal pipeline ROAS and
+    is still under ``upper`` (exact for concave value curves: the best split inside the box the
+    guardrails leave today). Inactive ad sets get 0. When the boxes cannot hold the total, every
+    ad set ends at its ``upper``: less than the total is what the guardrails allow.
     """
     active = {i: s for i, s in specs.items() if day >= s.launch_day}
     out = {i: 0 for i in specs}
     if not active:
         return out
-    floor = sum(s.min_budget_minor for s in active.values())
-    if floor > total_minor:
+    low = {i: max(s.min_budget_minor, (lower or {}).get(i, 0)) for i, s in active.items()}
+    high = {i: max(low[i], (upper or {}).get(i, total_minor)) for i in active}
+    floor = sum(low.values())
+    if floor > total_minor and lower is None:
         raise ValueError(f"total {total_minor} is below the sum of minimum budgets {floor}")
-    for i, s in active.items():
-        out[i] = s.min_budget_minor
+    out.update(low)
     remaining = total_minor - floor
     step = max(1, math.ceil(remaining / 2000))
     mult = {i: drift_at(s.drift, day) for i, s in active.items()}
@@ -154,14 +159,15 @@ def oracle_allocation(
     def gain(i: str) -> float:
         return _marginal(active[i], vpc[i], mult[i].cpc, out[i] + step / 2)
 
-    heap = [(-gain(i), i) for i in sorted(active)]
+    heap = [(-gain(i), i) for i in sorted(active) if out[i] < high[i]]
     heapq.heapify(heap)
-    while remaining > 0:
+    while remaining > 0 and heap:
         _, best = heapq.heappop(heap)
-        add = min(step, remaining)
+        add = min(step, remaining, high[best] - out[best])
         out[best] += add
         remaining -= add
-        heapq.heappush(heap, (-gain(best), best))
+        if out[best] < high[best]:
+            heapq.heappush(heap, (-gain(best), best))
     return out
 
 

@@ -33,7 +33,7 @@ from streams.lab.sandbox.market_types import DayOutcome
 from streams.lab.simulation.adapters import DealLedger, guarded_budget
 from streams.priors.features import EntityFeatures
 from streams.priors.source import PriorSource
-from streams.sampler.allocation import apply_hysteresis
+from streams.sampler.allocation import change_pays, guardrail_box, plan_budgets
 from streams.sampler.coldstart import external_priors
 from streams.sampler.policy import AllocationRequest, Policy
 from streams.sampler.state import GroupState, ModelConfig
@@ -55,13 +55,51 @@ class RunResult:
     revenue_by_entity: dict[str, int] = field(default_factory=dict)
     spend_by_entity: dict[str, int] = field(default_factory=dict)
     allocations: list[dict[str, Any]] = field(default_factory=list)
+    budget_changes: int = 0
+    total_budget_minor: int = 0
+    """Sum over days of each delivering group's total: what the horizon was given to spend."""
+    min_budget_share: float = 1.0
+    """Lowest (day, group) ratio of the budgets in force to the group's total."""
+    max_budget_share: float = 0.0
+    """Highest such ratio (above 1: the group ran over its total)."""
 
 
-def _oracle_for(market: Market) -> Oracle:
+def _count_budget(outcome: DayOutcome, totals: Mapping[str, int], result: RunResult) -> None:
+    in_force: dict[str, int] = {}
+    for d in outcome.delivery:
+        in_force[d.group_id] = in_force.get(d.group_id, 0) + d.daily_budget_minor
+    for group_id, budget in in_force.items():
+        result.total_budget_minor += totals[group_id]
+        if totals[group_id] > 0:
+            result.min_budget_share = min(result.min_budget_share, budget / totals[group_id])
+            result.max_budget_share = max(result.max_budget_share, budget / totals[group_id])
+
+
+def _oracle_for(market: Market, limits: GuardrailSettings, min_budget: Mapping[str, int]) -> Oracle:
+    """The oracle: each day, the best split of the total the guardrails allow from today's budgets.
+
+    It knows the truth of that day (drift included) and moves under the same velocity limit as every
+    policy, so no policy can beat it in expectation by moving faster than it may. Ad sets the group
+    does not allocate over today (launched, no spend reported yet) keep their budget.
+    """
     start = market.scenario.start_date
+    members = {g.group_id: [a.adset_id for a in g.adsets] for g in market.entities().groups}
 
-    def truth(group_id: str, now: datetime) -> dict[str, int]:
-        return market.oracle_allocation(group_id, day_index=(now.date() - start).days)
+    def truth(request: AllocationRequest) -> dict[str, int]:
+        day = (request.now.date() - start).days
+        everyone = [e for e in members[request.state.group_id] if market.spec(e).launch_day <= day]
+        current = np.array([market.budget_of(e) for e in everyone], dtype=np.int64)
+        mins = np.array([min_budget[e] for e in everyone], dtype=np.int64)
+        low, high = guardrail_box(current, mins, limits.max_change_fraction)
+        deciding = set(request.entity_ids)
+        lower = {e: int(lo) if e in deciding else int(c)
+                 for e, lo, c in zip(everyone, low.tolist(), current.tolist(), strict=True)}
+        upper = {e: int(hi) if e in deciding else int(c)
+                 for e, hi, c in zip(everyone, high.tolist(), current.tolist(), strict=True)}
+        total = request.total_minor + sum(int(c) for e, c in zip(everyone, current.tolist(), strict=True)
+                                          if e not in deciding)
+        split = market.oracle_allocation(request.state.group_id, total, day, lower=lower, upper=upper)
+        return {e: split[e] for e in request.entity_ids}
 
     return Oracle(truth)
 
@@ -97,10 +135,10 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
     limits = guardrails if guardrails is not None else guardrail_settings()
     market = Market.from_scenario(scenario, seed)
     horizon = days or market.scenario.days
-    oracle = _oracle_for(market)
-    policy: Policy = oracle if policy_name == "oracle" else make_policy(policy_name, model)
     ents = market.entities()
     min_budget = {a.adset_id: a.min_budget_minor for a in ents.adsets()}
+    policy: Policy = (_oracle_for(market, limits, min_budget) if policy_name == "oracle"
+                      else make_policy(policy_name, model))
     config = model or ModelConfig()
     states = {g.group_id: GroupState.for_model(ents.tenant_id, g.group_id, config, ents.currency,
                                                g.total_budget_minor)
@@ -109,6 +147,7 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
     click_times: dict[str, datetime] = {}
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3]))
     result = RunResult(policy_name, market.scenario.name, seed, horizon)
+    totals = {g.group_id: g.total_budget_minor for g in ents.groups}
     for day in range(horizon):
         now = market.day_start()
         today = now.date()
@@ -125,11 +164,18 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
                 external = external_priors(prior_source, ids, known)
             request = AllocationRequest(state, now, ids, mins, group.total_budget_minor, external)
             allocation = policy.allocate(request, rng)
-            targets = apply_hysteresis(allocation.budgets, current, HYSTERESIS)
+            targets = allocation.budgets if policy_name == "oracle" else plan_budgets(
+                allocation.budgets, current, mins, group.total_budget_minor,
+                max_change_fraction=limits.max_change_fraction, hysteresis=HYSTERESIS)
+            if allocation.posterior is not None and not change_pays(
+                    allocation.posterior.draw(rng, 500), current, targets, cost_days=config.change_cost_days,
+                    horizon_days=config.change_horizon_days, confidence=config.change_confidence):
+                targets = current
             applied = {}
             for e, target, cur in zip(ids, targets.tolist(), current.tolist(), strict=True):
                 applied[e] = guarded_budget(e, group.group_id, ents.currency, int(target), int(cur), min_budget[e], now,
                                             settings=limits)
+                result.budget_changes += applied[e] != cur
                 market.set_budget(e, applied[e])
             result.allocations.append({
                 "day": day, "group_id": group.group_id, "budgets": applied,
@@ -140,6 +186,7 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
             result.expected_pipeline_value_minor += round(market.expected_value(group.group_id, budgets))
         outcome = market.step()
         result.spend_minor += outcome.total_spend_minor()
+        _count_budget(outcome, totals, result)
         for d in outcome.delivery:
             result.spend_by_entity[d.adset_id] = result.spend_by_entity.get(d.adset_id, 0) + d.spend_minor
         result.pipeline_revenue_minor += _feed(outcome, states, credit, click_times, True, result.revenue_by_entity)
@@ -175,5 +222,11 @@ def simulate(scenario: str | Path, policy_name: str, seed: int = 0, days: int | 
         if best.pipeline_revenue_minor else None,
         "expected_pipeline_value_minor": mine.expected_pipeline_value_minor,
         "oracle_expected_pipeline_value_minor": best.expected_pipeline_value_minor,
+        "expected_share_of_oracle": round(mine.expected_pipeline_value_minor / best.expected_pipeline_value_minor, 4)
+        if best.expected_pipeline_value_minor else None,
+        "budget_changes": mine.budget_changes,
+        "spend_share": round(mine.spend_minor / mine.total_budget_minor, 4) if mine.total_budget_minor else None,
+        "min_budget_share": round(mine.min_budget_share, 4),
+        "max_budget_share": round(mine.max_budget_share, 4),
         "allocations": mine.allocations,
     }

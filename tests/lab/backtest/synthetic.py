@@ -3,7 +3,7 @@
 The "live" side is the sampler's own code. For ``thompson`` it is :func:`streams.sampler.decide.decide`
 itself - the function the live stage calls - on a :class:`GroupState` fed with every fact before the
 decision's time; for the other policies it is the policy asked the way ``decide`` asks it (same
-minimums, seed and hysteresis). Spend reports carry the daily budget in force, as Meta's insights do,
+minimums, seed and planning of the moves). Spend reports carry the daily budget in force, as Meta's insights do,
 so hysteresis sees the same current budgets live and in the replay.
 """
 
@@ -18,7 +18,7 @@ from schemas.envelope import Envelope
 from schemas.events import AllocationDecided, EntityAllocation, RevenueRecognized, SpendReported
 from schemas.money import Money
 from streams.lab.policies import make_policy
-from streams.sampler.allocation import apply_hysteresis
+from streams.sampler.decide import gate_rng, planned_targets
 from streams.sampler.policy import AllocationRequest
 from streams.sampler.settings import load_sampler_settings
 from streams.sampler.state import GroupState
@@ -99,7 +99,8 @@ def _policy_decide(name: str, state: GroupState, now: datetime, total: int, seed
     logged_seed = seed_of(f"{seed}:{decision_id}")
     policy = make_policy(name, settings.model())
     allocation = policy.allocate(AllocationRequest(state, now, ids, mins, total), np.random.default_rng(logged_seed))
-    targets = apply_hysteresis(allocation.budgets, current, settings.hysteresis, settings.min_change_minor)
+    draws = allocation.posterior.draw(gate_rng(logged_seed), 500) if allocation.posterior is not None else None
+    targets = planned_targets(allocation.budgets, current, mins, total, settings, draws)
     shares = allocation.shares / allocation.shares.sum()
     return AllocationDecided(
         event_id=f"dc-{decision_id}", tenant_id=state.tenant_id, occurred_at=now, decision_id=decision_id,
