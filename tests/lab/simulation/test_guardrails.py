@@ -10,6 +10,7 @@ import pytest
 from streams.core.controls.limits import GuardrailSettings
 from streams.lab.simulation.adapters import guarded_budget
 from streams.lab.simulation.simulate import run
+from streams.sampler.state import ModelConfig
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -25,9 +26,10 @@ def test_one_move_is_limited_by_the_settings_fraction_policy_and_the_ad_sets_min
 
 
 def test_a_run_follows_the_executor_settings_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    default = run("basic", "thompson", 0, days=4, drain_days=0)
+    eager = ModelConfig(change_cost_days=0)  # every move pays: what is left to limit it are the guardrails
+    default = run("basic", "thompson", 0, days=4, drain_days=0, model=eager)
     monkeypatch.setenv("ROASLOOP_EXECUTOR_MAX_CHANGE_FRACTION", "0.01")
-    slow = run("basic", "thompson", 0, days=4, drain_days=0)
+    slow = run("basic", "thompson", 0, days=4, drain_days=0, model=eager)
     assert slow.allocations != default.allocations
     for group in {a["group_id"] for a in slow.allocations}:
         days = [a["budgets"] for a in slow.allocations if a["group_id"] == group]
