@@ -34,7 +34,8 @@ def instance(pool: asyncpg.Pool[Any], meta: MetaClient, jitter_s: float) -> Requ
 
 
 async def row_of(pool: asyncpg.Pool[Any], req: BudgetChangeRequested) -> asyncpg.Record:
-    row = await pool.fetchrow("SELECT * FROM ad_change_history WHERE change_id = $1", req.change_id)
+    row: asyncpg.Record | None = await pool.fetchrow("SELECT * FROM ad_change_history WHERE change_id = $1",
+                                                      req.change_id)
     assert row is not None
     return row
 
