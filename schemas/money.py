@@ -31,6 +31,13 @@ MINOR_UNIT_EXPONENT: dict[str, int] = {
 }
 
 
+MAX_BUDGET_MINOR = 10**12
+"""The ceiling of any budget, in minor units (10 billion major units a day): a typo, not a budget.
+
+The one source for the console's and operator API's 4xx, the group totals and the executor's
+``failed`` outcome; it also keeps every budget far inside a PostgreSQL ``bigint``."""
+
+
 def _known_currency(code: str) -> str:
     if code not in MINOR_UNIT_EXPONENT:
         raise ValueError(f"{code!r} is not an ISO 4217 currency code (expected e.g. 'USD', 'EUR')")

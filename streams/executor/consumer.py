@@ -135,12 +135,24 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
                 if kind != "transient" and attempt >= MAX_UNKNOWN_ATTEMPTS:
                     log.error("request_abandoned", change_id=job.request.change_id, error=str(exc)[:500],
                               error_type=type(exc).__name__)
+                    await self._abandon(job, exc, attempt)
                     return
                 retry_after = exc.retry_after if isinstance(exc, TransientError) else None
                 delay = min(60.0, retry_after or 0.2 * 2 ** min(attempt, 8))
                 log.warning("request_retry", change_id=job.request.change_id, kind=kind, attempt=attempt,
                             delay_s=delay, error=str(exc)[:300])
                 await asyncio.sleep(delay)
+
+    async def _abandon(self, job: Job, exc: Exception, attempts: int) -> None:
+        """Give an abandoned request its one outcome: ``failed``, naming the error (a review's
+        change keeps waiting for its expiry, which is its outcome)."""
+        if not isinstance(job.request, BudgetChangeRequested):
+            return
+        error = f"abandoned after {attempts} attempts: {type(exc).__name__}: {str(exc)[:300]}"
+        try:
+            await self.executor.abandon(job.request, error)
+        except Exception:
+            log.exception("request_abandon_unrecorded", change_id=job.request.change_id)
 
     def _done(self, job: Job) -> None:
         if job.partition is not None and job.offset is not None and not job.fenced:

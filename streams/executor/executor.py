@@ -45,6 +45,7 @@ from streams.executor import store
 from streams.executor.fencing import Fence, Fenced, mark_sent
 from streams.executor.guardrails import Decision, Proposal, dither, evaluate
 from streams.executor.settings import ExecutorSettings
+from streams.executor.validity import problem_of, storable
 from streams.integrations.meta import ApplyResult, MetaChangeFailed, MetaError, MetaUnclear
 
 log = structlog.get_logger("roasloop.executor")
@@ -88,6 +89,10 @@ class Executor:
         existing = await store.get_change(self.pool, request.change_id)
         if existing is not None:
             return await self.settled_or_reconciled(existing, fence)
+        problem = problem_of(request)
+        if problem is not None:
+            log.warning("budget_change_invalid", change_id=request.change_id, error=problem)
+            return await self._record_failed(storable(request), problem, None)
         if superseded_by is None:
             superseded_by = await store.newer_request_settled(self.pool, request)
         if superseded_by is not None:
@@ -258,6 +263,21 @@ class Executor:
             if row is None:  # an approved change that waited: its row fails
                 row = await store.resolve_awaiting(conn, request.change_id, **failed)
         return await self.announce(await self.stored(row, request.change_id))
+
+    async def abandon(self, request: BudgetChangeRequested, error: str) -> BudgetChangeSettled | None:
+        """A request that kept failing on a bug ends ``failed`` with the error, never silently.
+
+        Only where no outcome exists yet and nothing was sent: a settled row keeps its outcome and
+        a sent intent is left to reconciliation. Returns the outcome, or None when it kept its own."""
+        row = await store.get_change(self.pool, request.change_id)
+        if row is None or row["status"] == "awaiting_approval":
+            return await self._record_failed(storable(request), error, None)
+        if row["status"] != "executing" or row["sent_at"] is not None:
+            return None
+        async with self.pool.acquire() as conn:
+            failed = await store.retake_intent(conn, request.change_id, status="failed", error=error,
+                                               counts_as_change=False, settled_at=self.clock.now())
+        return None if failed is None else await self.announce(failed)
 
     async def stored(self, written: asyncpg.Record | None, change_id: str) -> asyncpg.Record:
         """The row a write returned; when the write found the row taken (another owner inserted or

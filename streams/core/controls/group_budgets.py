@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schemas.money import MAX_BUDGET_MINOR
 from streams.core.controls.versioned import save_row
 from streams.core.db import Conn
 
-MAX_TOTAL_MINOR = 10**12
-"""A ceiling that no real daily budget reaches (10 billion major units): a typo, not a budget."""
+MAX_TOTAL_MINOR = MAX_BUDGET_MINOR
+"""A group's total has the ceiling of any budget (:data:`schemas.money.MAX_BUDGET_MINOR`)."""
 
 
 @dataclass(frozen=True)
