@@ -15,6 +15,7 @@ from dataclasses import asdict, replace
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.core.controls.limits import PLATFORM_MIN_BUDGET_MINOR
 from streams.core.settings import load_settings
 from streams.sampler.coldstart import PriorConfig
 from streams.sampler.state import ModelConfig
@@ -40,7 +41,7 @@ class SamplerSettings(BaseSettings):
     cap_share: float = Field(default=_M.cap_share, gt=0, le=1)
     hysteresis: float = Field(default=0.05, ge=0, le=1, description="Relative move below which nothing is requested")
     min_change_minor: int = Field(default=0, ge=0)
-    platform_min_budget_minor: int = Field(default=100, ge=0)
+    platform_min_budget_minor: int = Field(default=PLATFORM_MIN_BUDGET_MINOR, ge=0)
     entity_ttl_days: int = Field(default=_M.entity_ttl_days, ge=0)
     schedule_seconds: float = Field(default=3600.0, gt=0, description="Decide every group at least this often")
     debounce_seconds: float = Field(default=300.0, ge=0, description="Least time between evidence-driven decisions")
