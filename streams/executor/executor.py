@@ -311,7 +311,8 @@ class Executor:
             f"{row['sent_topic']}[{row['sent_partition']}]@{row['sent_epoch']}"
         if current != target and (now - row["sent_at"]).total_seconds() < self.settings.reconcile_grace_seconds:
             raise TransientError(f"{change_id} was sent by {sent_by} at {row['sent_at'].isoformat()}; Meta has "
-                                 f"{current}, not {target} yet: waiting for the sender to settle it")
+                                 f"{current}, not {target} yet: waiting for the sender to settle it",
+                                 retry_after=1.0)
         async with self.pool.acquire() as conn, conn.transaction():
             if current == target:
                 settled = await store.settle_change(
