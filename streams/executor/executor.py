@@ -28,7 +28,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 import structlog
@@ -44,6 +44,8 @@ from streams.core.metrics import GUARDRAIL_BLOCKS
 from streams.executor import store
 from streams.executor.fencing import Fence, Fenced, mark_sent
 from streams.executor.guardrails import Decision, Proposal, dither, evaluate
+from streams.executor.recovery import MetaGateway as MetaGateway  # re-exported: callers type their gateways
+from streams.executor.recovery import reconcile_sent
 from streams.executor.settings import ExecutorSettings
 from streams.executor.validity import problem_of, storable
 from streams.integrations.meta import ApplyResult, MetaChangeFailed, MetaError, MetaUnclear
@@ -59,12 +61,6 @@ class Review:
 
     reviewed_by: str
     reason: str = ""
-
-
-class MetaGateway(Protocol):
-    async def get_daily_budget(self, entity_id: str) -> int | None: ...
-
-    async def apply_budget(self, entity_id: str, target_minor: int) -> ApplyResult: ...
 
 
 @dataclass
@@ -297,39 +293,9 @@ class Executor:
         return await self.announce(row)
 
     async def _reconcile_row(self, row: asyncpg.Record) -> asyncpg.Record:
-        """An intent that was sent but has no outcome: ask Meta what happened, never send it again."""
-        change_id = row["change_id"]
-        target = int(row["target_budget_minor"])
-        if self.meta is None:
-            raise TransientError(f"{change_id} was left executing by a live executor; this one runs dry")
-        try:
-            current = await self.meta.get_daily_budget(row["entity_id"])
-        except (MetaError, MetaUnclear, ConnectionError) as exc:
-            raise TransientError(f"cannot reconcile {change_id}: {exc}") from None
-        now = self.clock.now()
-        sent_by = "an unfenced executor" if row["sent_epoch"] is None else \
-            f"{row['sent_topic']}[{row['sent_partition']}]@{row['sent_epoch']}"
-        if current != target and (now - row["sent_at"]).total_seconds() < self.settings.reconcile_grace_seconds:
-            raise TransientError(f"{change_id} was sent by {sent_by} at {row['sent_at'].isoformat()}; Meta has "
-                                 f"{current}, not {target} yet: waiting for the sender to settle it",
-                                 retry_after=1.0)
-        async with self.pool.acquire() as conn, conn.transaction():
-            if current == target:
-                settled = await store.settle_change(
-                    conn, change_id, status="clamped" if row["clamped"] else "completed",
-                    applied_budget_minor=target, settled_at=now,
-                    platform_response={"reconciled": True, "daily_budget": current})
-                if settled is not None:
-                    await store.upsert_budget(conn, store.request_of(row), target, "meta", change_id, now)
-            else:
-                settled = await store.settle_change(
-                    conn, change_id, status="failed", counts_as_change=False, settled_at=now,
-                    error=f"sent to Meta by {sent_by} without an answer; Meta has {current}, not {target}: "
-                          "not re-applied (the call may still land)",
-                    platform_response={"reconciled": True, "daily_budget": current},
-                )
-        log.info("intent_reconciled", change_id=change_id, meta_budget=current, target=target)
-        return await self.stored(settled, change_id)
+        """An intent that was sent but has no outcome (:mod:`.recovery`)."""
+        settled = await reconcile_sent(self.pool, self.clock, self.settings, self.meta, row)
+        return await self.stored(settled, row["change_id"])
 
     async def reconcile(self) -> int:
         """Settle every intent left ``executing`` (at start-up); returns how many were settled.
