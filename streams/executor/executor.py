@@ -137,7 +137,7 @@ class Executor:
         for check in decision.failed:
             GUARDRAIL_BLOCKS.labels(guardrail=check.name, action=decision.action).inc()
         if row["status"] == "executing":
-            row = await self._call_meta(request, row, fence)
+            row = await self._call_meta(request, fence)
         return await self.announce(row)
 
     # -- steps ------------------------------------------------------------------------------
@@ -198,9 +198,15 @@ class Executor:
         return await write(status="executing", applied_at=now, target_budget_minor=decision.target_minor,
                            counts_as_change=True)
 
-    async def _call_meta(self, request: BudgetChangeRequested, row: asyncpg.Record,
-                         fence: Fence | None) -> asyncpg.Record:
-        """Mark the intent sent while the fence holds, then send; the send outlives a dropped job."""
+    async def _call_meta(self, request: BudgetChangeRequested, fence: Fence | None) -> asyncpg.Record:
+        """Mark the intent sent while the fence holds, then send - as one task that outlives a dropped
+        job, so no cancellation can fall between the two (a marked intent that is never sent)."""
+        task = asyncio.ensure_future(self._mark_and_send(request, fence))
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
+        return await asyncio.shield(task)
+
+    async def _mark_and_send(self, request: BudgetChangeRequested, fence: Fence | None) -> asyncpg.Record:
         async with self.pool.acquire() as conn, conn.transaction():
             try:
                 marked = await mark_sent(conn, request.change_id, fence, self.clock.now())
@@ -209,10 +215,7 @@ class Executor:
                 raise
         if marked is None:  # settled, re-decided or sent by the partition's new owner meanwhile
             return await self.stored(None, request.change_id)
-        task = asyncio.ensure_future(self._send(request, marked))
-        self.sending.add(task)
-        task.add_done_callback(self.sending.discard)
-        return await asyncio.shield(task)
+        return await self._send(request, marked)
 
     async def _send(self, request: BudgetChangeRequested, row: asyncpg.Record) -> asyncpg.Record:
         assert self.meta is not None
