@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from schemas.bounds import MinorUnits, SignedMinorUnits
+from schemas.bounds import MAX_MONEY_MINOR, MinorUnits, SignedMinorUnits
 
 # ISO 4217 active codes with their minor-unit exponent (number of decimals).
 MINOR_UNIT_EXPONENT: dict[str, int] = {
@@ -31,6 +31,13 @@ MINOR_UNIT_EXPONENT: dict[str, int] = {
     **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
     **dict.fromkeys("CLF UYW".split(), 4),
 }
+
+
+MAX_BUDGET_MINOR = MAX_MONEY_MINOR
+"""The ceiling of any budget, in minor units (10 billion major units a day): a typo, not a budget.
+
+The one source for the console's and operator API's 4xx, the group totals and the executor's
+``failed`` outcome; it also keeps every budget far inside a PostgreSQL ``bigint``."""
 
 
 def _known_currency(code: str) -> str:

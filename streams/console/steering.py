@@ -14,11 +14,10 @@ from starlette.responses import Response
 
 from schemas.envelope import EntityId
 from schemas.events import BudgetChangeRequested, EntityLevel
-from schemas.money import CurrencyCode, Money
+from schemas.money import MAX_BUDGET_MINOR, CurrencyCode, Money
 from streams.console.endpoint import Call, Handler
 from streams.core.controls import killswitch
 from streams.core.controls.audit import record_operator_action
-from streams.core.controls.group_budgets import MAX_TOTAL_MINOR
 from streams.core.web import json_response, publish_or_raise
 
 
@@ -29,7 +28,7 @@ class BudgetChangeIn(BaseModel):
     group_id: EntityId | None = Field(default=None, description="Allocation group; defaults to the campaign")
     entity_id: EntityId
     entity_level: EntityLevel = "adset"
-    daily_budget_minor: int = Field(ge=0, le=MAX_TOTAL_MINOR, strict=True, description="Minor units")
+    daily_budget_minor: int = Field(ge=0, le=MAX_BUDGET_MINOR, strict=True, description="Minor units")
     currency: CurrencyCode | None = None
     change_id: EntityId | None = None
     reason: str = Field(default="", max_length=500)

@@ -28,21 +28,23 @@ import structlog
 from schemas.events import BudgetChangeReviewed, BudgetChangeSettled
 from streams.executor import store
 from streams.executor.executor import Executor, Review
+from streams.executor.fencing import Fence
 
 log = structlog.get_logger("roasloop.executor")
 
 
-async def review(executor: Executor, verdict: BudgetChangeReviewed) -> BudgetChangeSettled | None:
+async def review(executor: Executor, verdict: BudgetChangeReviewed,
+                 fence: Fence | None = None) -> BudgetChangeSettled | None:
     """Apply a person's verdict; None when no such change exists for the tenant."""
     row = await store.get_change(executor.pool, verdict.change_id)
     if row is None or row["tenant_id"] != verdict.tenant_id:
         log.warning("review_of_unknown_change", tenant_id=verdict.tenant_id, change_id=verdict.change_id)
         return None
     if row["status"] != "awaiting_approval":
-        return await executor.settled_or_reconciled(row)
+        return await executor.settled_or_reconciled(row, fence)
     if verdict.verdict == "approve":
         return await executor.decide(store.request_of(row), row["received_at"],
-                                     Review(verdict.reviewed_by, verdict.reason))
+                                     Review(verdict.reviewed_by, verdict.reason), fence=fence)
     now = executor.clock.now()
     async with executor.pool.acquire() as conn:
         rejected = await store.resolve_awaiting(

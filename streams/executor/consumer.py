@@ -8,11 +8,14 @@ from :class:`OffsetTracker`, the lowest offset still in flight per partition. St
 FastStream subscriber keeps the shared broker connection, the dead-letter middleware for
 undecodable requests, ``faststream run`` and the runner's health checks.
 
-Rebalances: on revoke we commit what is finished, then drop the revoked partitions' queued and
-running work; the new owner (maybe us again) resumes from the committed offset and redoes the
-rest, which is safe because every effect is idempotent on ``change_id`` and an interrupted
-intent is reconciled, not re-sent. Guardrail state needs no rebuilding in memory: each
-evaluation reads the audit trail, so it is current whoever owned the partition before.
+Rebalances: on revoke we commit what is finished, drop the revoked partitions' queued and
+running work, and give Meta calls already under way a short grace to settle; the new owner
+(maybe us again) resumes from the committed offset and redoes the rest. Every assignment claims
+a new owner epoch per partition (:mod:`.fencing`) and every job carries its epoch, so a job that
+outlives its partition here is refused before it can call Meta; an intent that was never sent is
+decided again by the new owner, one that was sent is reconciled, never re-sent. Guardrail state
+needs no rebuilding in memory: each evaluation reads the audit trail, so it is current whoever
+owned the partition before.
 
 Backpressure: when ``max_in_flight`` requests are held, the handler waits, which stops the
 subscriber fetching more.
@@ -40,6 +43,7 @@ from streams.core.partitions import group_partition
 from streams.core.stage import decode_event
 from streams.executor import approvals
 from streams.executor.executor import Executor
+from streams.executor.fencing import Fence, Fenced, claim, instance_id
 from streams.executor.offsets import OffsetTracker
 from streams.executor.scheduler import Job, KeyedScheduler
 from streams.executor.settings import ExecutorSettings
@@ -67,6 +71,9 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self.tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self.scheduler = KeyedScheduler(self._run, clock, self._done)
         self.consumer: Any = None
+        self.owner = instance_id()
+        self.epochs: dict[TopicPartition, int] = {}
+        """The owner epoch this instance claimed for each partition it holds."""
         self.assigned: set[int] = set()
         """Partition numbers of the group-keyed topics this instance owns (requests and reviews alike)."""
         self._space = asyncio.Event()
@@ -90,12 +97,23 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             self.tracker.done(tp, record.offset)  # dead-lettered by the middleware: nothing in flight
             raise
         assert isinstance(request, BudgetChangeRequested | BudgetChangeReviewed)
+        if tp not in self.epochs:  # a record of a partition whose assignment we were not told of
+            await self._claim({tp})
+        self.schedule(request, tp, record.offset, record.key.decode() if record.key else None)
+
+    def schedule(self, request: BudgetChangeRequested | BudgetChangeReviewed, tp: TopicPartition, offset: int,
+                 key: str | None = None) -> Job:
+        """Queue a decoded record, fenced by the epoch under which its partition is held now."""
+        self.tracker.track(tp, offset)
         now = self.clock.now()
         # a person's verdict is applied at once; requests wait out a jitter so they reach Meta apart
         jitter = self.jitter(request) if isinstance(request, BudgetChangeRequested) else 0.0
         due = now + timedelta(seconds=max(0.0, jitter))
-        key = record.key.decode() if record.key else by_group(request)
-        self.scheduler.submit(key, Job(request, received_at=now, due=due, partition=tp, offset=record.offset))
+        epoch = self.epochs.get(tp)
+        fence = Fence(tp.topic, tp.partition, epoch) if epoch is not None else None
+        job = Job(request, received_at=now, due=due, partition=tp, offset=offset, fence=fence)
+        self.scheduler.submit(key or by_group(request), job)
+        return job
 
     async def _run(self, job: Job) -> None:
         """Execute until settled: transient trouble is retried (the partition waits), bugs a few times."""
@@ -103,10 +121,13 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         while True:
             try:
                 if isinstance(job.request, BudgetChangeReviewed):
-                    await approvals.review(self.executor, job.request)
+                    await approvals.review(self.executor, job.request, job.fence)
                 else:
                     await self.executor.execute(job.request, received_at=job.received_at,
-                                                superseded_by=job.superseded_by)
+                                                superseded_by=job.superseded_by, fence=job.fence)
+                return
+            except Fenced:  # logged where refused; the partition's owner runs the record
+                job.fenced = True
                 return
             except Exception as exc:
                 attempt += 1
@@ -114,6 +135,7 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
                 if kind != "transient" and attempt >= MAX_UNKNOWN_ATTEMPTS:
                     log.error("request_abandoned", change_id=job.request.change_id, error=str(exc)[:500],
                               error_type=type(exc).__name__)
+                    await self._abandon(job, exc, attempt)
                     return
                 retry_after = exc.retry_after if isinstance(exc, TransientError) else None
                 delay = min(60.0, retry_after or 0.2 * 2 ** min(attempt, 8))
@@ -121,8 +143,19 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
                             delay_s=delay, error=str(exc)[:300])
                 await asyncio.sleep(delay)
 
+    async def _abandon(self, job: Job, exc: Exception, attempts: int) -> None:
+        """Give an abandoned request its one outcome: ``failed``, naming the error (a review's
+        change keeps waiting for its expiry, which is its outcome)."""
+        if not isinstance(job.request, BudgetChangeRequested):
+            return
+        error = f"abandoned after {attempts} attempts: {type(exc).__name__}: {str(exc)[:300]}"
+        try:
+            await self.executor.abandon(job.request, error)
+        except Exception:
+            log.exception("request_abandon_unrecorded", change_id=job.request.change_id)
+
     def _done(self, job: Job) -> None:
-        if job.partition is not None and job.offset is not None:
+        if job.partition is not None and job.offset is not None and not job.fenced:
             self.tracker.done(job.partition, job.offset)
         if self.scheduler.size < self.settings.max_in_flight:
             self._space.set()
@@ -166,11 +199,25 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             return
         await self.commit(only=set(revoked))
         self.assigned -= {tp.partition for tp in revoked}
+        for tp in revoked:
+            self.epochs.pop(tp, None)
         dropped = await self.scheduler.drop(set(revoked))
         self.tracker.forget(revoked)
         self._space.set()
-        log.info("partitions_revoked", partitions=len(revoked), dropped_in_flight=dropped)
+        sending = set(self.executor.sending)
+        if sending:  # a call under way settles its row before the new owner looks, within a grace
+            await asyncio.wait(sending, timeout=self.settings.revoke_grace_seconds)
+        log.info("partitions_revoked", partitions=len(revoked), dropped_in_flight=dropped,
+                 meta_calls_waited=len(sending))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._claim(set(assigned))
         self.assigned |= {tp.partition for tp in assigned}
-        log.info("partitions_assigned", partitions=len(assigned))
+        log.info("partitions_assigned", partitions=len(assigned),
+                 epochs={f"{tp.topic}[{tp.partition}]": self.epochs[tp] for tp in assigned})
+
+    async def _claim(self, partitions: set[TopicPartition]) -> None:
+        now = self.clock.now()
+        async with self.executor.pool.acquire() as conn, conn.transaction():
+            for tp in sorted(partitions, key=lambda p: (p.topic, p.partition)):  # one lock order
+                self.epochs[tp] = await claim(conn, tp.topic, tp.partition, self.owner, now)

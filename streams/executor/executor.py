@@ -11,18 +11,24 @@ The order of writes is what makes a change impossible to apply twice:
 3. only then is Meta called; its answer settles the intent row;
 4. the outcome is published on ``budget.outcomes.v1``.
 
-A crash after 2 leaves an intent that :meth:`Executor.reconcile` (at start, or when the request
-is redelivered) settles by reading the budget from Meta: at target -> completed, otherwise
-failed and *not* re-applied. A campaign's requests run one at a time (see ``scheduler``), so the
-history read and the intent write cannot race for one campaign.
+Between 2 and 3 the intent is marked *sent*, in a transaction that checks the partition's owner
+epoch (:mod:`.fencing`): an instance that lost the partition is refused there and never calls
+Meta. An intent found ``executing`` later (a crash, a rebalance, a redelivery) is therefore one of
+two kinds. Never sent: it is decided again, through the guardrails as they are now, and applied -
+a rebalance never fails a change. Sent: it is reconciled by reading the budget from Meta: at
+target -> completed; otherwise it waits ``reconcile_grace_seconds`` for the sender to settle it,
+then fails naming why, *not* re-applied (the call may still land). A campaign's requests run one
+at a time (see ``scheduler``), so the history read and the intent write cannot race for one
+campaign.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 import structlog
@@ -36,8 +42,12 @@ from streams.core.db import Conn
 from streams.core.errors import TransientError
 from streams.core.metrics import GUARDRAIL_BLOCKS
 from streams.executor import store
+from streams.executor.fencing import Fence, Fenced, mark_sent
 from streams.executor.guardrails import Decision, Proposal, dither, evaluate
+from streams.executor.recovery import MetaGateway as MetaGateway  # re-exported: callers type their gateways
+from streams.executor.recovery import reconcile_sent
 from streams.executor.settings import ExecutorSettings
+from streams.executor.validity import problem_of, storable
 from streams.integrations.meta import ApplyResult, MetaChangeFailed, MetaError, MetaUnclear
 
 log = structlog.get_logger("roasloop.executor")
@@ -53,12 +63,6 @@ class Review:
     reason: str = ""
 
 
-class MetaGateway(Protocol):
-    async def get_daily_budget(self, entity_id: str) -> int | None: ...
-
-    async def apply_budget(self, entity_id: str, target_minor: int) -> ApplyResult: ...
-
-
 @dataclass
 class Executor:
     """Executes requests; ``meta=None`` is dry-run: everything but the Graph API call."""
@@ -68,28 +72,38 @@ class Executor:
     settings: ExecutorSettings
     meta: MetaGateway | None
     publish: Publish | None = None
+    sending: set[asyncio.Task[asyncpg.Record]] = field(default_factory=set)
+    """Meta calls under way: they finish (and settle) even when the job that made them is dropped."""
 
     @property
     def dry_run(self) -> bool:
         return self.meta is None
 
     async def execute(self, request: BudgetChangeRequested, *, received_at: datetime | None = None,
-                      superseded_by: str | None = None) -> BudgetChangeSettled:
+                      superseded_by: str | None = None, fence: Fence | None = None) -> BudgetChangeSettled:
+        """Run one request to its outcome; raises :class:`Fenced` when its partition moved on."""
         existing = await store.get_change(self.pool, request.change_id)
         if existing is not None:
-            return await self.settled_or_reconciled(existing)
+            return await self.settled_or_reconciled(existing, fence)
+        problem = problem_of(request)
+        if problem is not None:
+            log.warning("budget_change_invalid", change_id=request.change_id, error=problem)
+            return await self._record_failed(storable(request), problem, None)
         if superseded_by is None:
             superseded_by = await store.newer_request_settled(self.pool, request)
         if superseded_by is not None:
             return await self._record_superseded(request, superseded_by, received_at)
-        return await self.decide(request, received_at)
+        return await self.decide(request, received_at, fence=fence)
 
     async def decide(self, request: BudgetChangeRequested, received_at: datetime | None,
-                     review: Review | None = None) -> BudgetChangeSettled:
+                     review: Review | None = None, *, fence: Fence | None = None,
+                     retake: bool = False) -> BudgetChangeSettled:
         """Guardrails, the campaign's automation mode, the recorded decision, then Meta.
 
         With ``review`` (a person approved a change that waited), the waiting row takes the
-        decision instead of a new row: an approved change passes the guardrails as they are now."""
+        decision instead of a new row: an approved change passes the guardrails as they are now.
+        With ``retake`` an intent that was never sent takes it (its previous owner lost the
+        partition before sending), and its own row does not count against it."""
         target = request.requested_budget.amount_minor
         if self.settings.dither:
             target = dither(target, request.change_id, self.settings.dither_fraction)
@@ -104,12 +118,14 @@ class Executor:
             # the held connection, never the pool: a second acquire per request deadlocks a busy pool
             paused = await is_paused(conn, request.tenant_id, request.campaign_id)
             history = await store.load_history(conn, request.tenant_id, request.campaign_id, now,
-                                               limits.change_window, dry_run=self.dry_run)
+                                               limits.change_window, dry_run=self.dry_run,
+                                               exclude=request.change_id if retake else None)
             proposal = Proposal(request.entity_id, request.campaign_id, request.requested_budget.currency, target,
                                 current[0] if current else None, current[1] if current else None)
             decision = evaluate(proposal, history, limits, now, paused=paused)
             automation = await automation_for(conn, request.tenant_id, request.campaign_id)
-            row = await self._write_decision(conn, request, decision, proposal, now, received_at, automation, review)
+            row = await self._write_decision(conn, request, decision, proposal, now, received_at, automation, review,
+                                             retake)
             superseded = [] if row is None else await store.supersede_awaiting(
                 conn, request.tenant_id, request.entity_id, request.change_id, now)
         for older in superseded:
@@ -117,11 +133,11 @@ class Executor:
         if row is None:  # another owner wrote it first (rebalance overlap), or a person acted: report theirs
             again = await store.get_change(self.pool, request.change_id)
             assert again is not None
-            return await self.settled_or_reconciled(again)
+            return await self.settled_or_reconciled(again, fence)
         for check in decision.failed:
             GUARDRAIL_BLOCKS.labels(guardrail=check.name, action=decision.action).inc()
         if row["status"] == "executing":
-            row = await self._call_meta(request, row)
+            row = await self._call_meta(request, fence)
         return await self.announce(row)
 
     # -- steps ------------------------------------------------------------------------------
@@ -146,13 +162,15 @@ class Executor:
 
     async def _write_decision(self, conn: Conn, request: BudgetChangeRequested, decision: Decision,
                               proposal: Proposal, now: datetime, received_at: datetime | None,
-                              automation: Automation, review: Review | None) -> asyncpg.Record | None:
+                              automation: Automation, review: Review | None, retake: bool) -> asyncpg.Record | None:
         common: dict[str, Any] = {
             "decided_at": now, "dry_run": self.dry_run, "previous_budget_minor": proposal.current_minor,
             "guardrails": store.guardrails_json(decision.checks), "clamped": decision.clamped,
         }
 
         async def write(**fields: Any) -> asyncpg.Record | None:
+            if retake:
+                return await store.retake_intent(conn, request.change_id, **common, **fields)
             if review is None:
                 return await store.insert_change(conn, request, received_at=received_at, **common, **fields)
             return await store.resolve_awaiting(conn, request.change_id, reviewed_by=review.reviewed_by,
@@ -180,7 +198,26 @@ class Executor:
         return await write(status="executing", applied_at=now, target_budget_minor=decision.target_minor,
                            counts_as_change=True)
 
-    async def _call_meta(self, request: BudgetChangeRequested, row: asyncpg.Record) -> asyncpg.Record:
+    async def _call_meta(self, request: BudgetChangeRequested, fence: Fence | None) -> asyncpg.Record:
+        """Mark the intent sent while the fence holds, then send - as one task that outlives a dropped
+        job, so no cancellation can fall between the two (a marked intent that is never sent)."""
+        task = asyncio.ensure_future(self._mark_and_send(request, fence))
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
+        return await asyncio.shield(task)
+
+    async def _mark_and_send(self, request: BudgetChangeRequested, fence: Fence | None) -> asyncpg.Record:
+        async with self.pool.acquire() as conn, conn.transaction():
+            try:
+                marked = await mark_sent(conn, request.change_id, fence, self.clock.now())
+            except Fenced as exc:
+                log.warning("meta_call_fenced", change_id=request.change_id, fence=str(fence), error=str(exc))
+                raise
+        if marked is None:  # settled, re-decided or sent by the partition's new owner meanwhile
+            return await self.stored(None, request.change_id)
+        return await self._send(request, marked)
+
+    async def _send(self, request: BudgetChangeRequested, row: asyncpg.Record) -> asyncpg.Record:
         assert self.meta is not None
         target = int(row["target_budget_minor"])
         try:
@@ -226,6 +263,21 @@ class Executor:
                 row = await store.resolve_awaiting(conn, request.change_id, **failed)
         return await self.announce(await self.stored(row, request.change_id))
 
+    async def abandon(self, request: BudgetChangeRequested, error: str) -> BudgetChangeSettled | None:
+        """A request that kept failing on a bug ends ``failed`` with the error, never silently.
+
+        Only where no outcome exists yet and nothing was sent: a settled row keeps its outcome and
+        a sent intent is left to reconciliation. Returns the outcome, or None when it kept its own."""
+        row = await store.get_change(self.pool, request.change_id)
+        if row is None or row["status"] == "awaiting_approval":
+            return await self._record_failed(storable(request), error, None)
+        if row["status"] != "executing" or row["sent_at"] is not None:
+            return None
+        async with self.pool.acquire() as conn:
+            failed = await store.retake_intent(conn, request.change_id, status="failed", error=error,
+                                               counts_as_change=False, settled_at=self.clock.now())
+        return None if failed is None else await self.announce(failed)
+
     async def stored(self, written: asyncpg.Record | None, change_id: str) -> asyncpg.Record:
         """The row a write returned; when the write found the row taken (another owner inserted or
         settled it first, a rebalance overlap), the row as that owner left it."""
@@ -235,44 +287,18 @@ class Executor:
         assert row is not None
         return row
 
-    async def settled_or_reconciled(self, row: asyncpg.Record) -> BudgetChangeSettled:
+    async def settled_or_reconciled(self, row: asyncpg.Record, fence: Fence | None = None) -> BudgetChangeSettled:
+        if row["status"] == "executing" and row["sent_at"] is None:
+            log.info("intent_retaken", change_id=row["change_id"], fence=str(fence))
+            return await self.decide(store.request_of(row), row["received_at"], fence=fence, retake=True)
         if row["status"] == "executing":
             row = await self._reconcile_row(row)
         return await self.announce(row)
 
     async def _reconcile_row(self, row: asyncpg.Record) -> asyncpg.Record:
-        """An intent without an outcome: ask Meta what happened, never send it again."""
-        change_id = row["change_id"]
-        target = int(row["target_budget_minor"])
-        if self.meta is None:
-            raise TransientError(f"{change_id} was left executing by a live executor; this one runs dry")
-        try:
-            current = await self.meta.get_daily_budget(row["entity_id"])
-        except (MetaError, MetaUnclear, ConnectionError) as exc:
-            raise TransientError(f"cannot reconcile {change_id}: {exc}") from None
-        now = self.clock.now()
-        async with self.pool.acquire() as conn, conn.transaction():
-            if current == target:
-                settled = await store.settle_change(
-                    conn, change_id, status="clamped" if row["clamped"] else "completed",
-                    applied_budget_minor=target, settled_at=now,
-                    platform_response={"reconciled": True, "daily_budget": current})
-                await conn.execute(
-                    "INSERT INTO entity_budgets (tenant_id, entity_id, entity_level, campaign_id, group_id, "
-                    "currency, daily_budget_minor, source, change_id, updated_at) "
-                    "VALUES ($1,$2,$3,$4,$5,$6,$7,'meta',$8,$9) ON CONFLICT (tenant_id, entity_id) DO UPDATE "
-                    "SET daily_budget_minor = $7, source = 'meta', change_id = $8, updated_at = $9",
-                    row["tenant_id"], row["entity_id"], row["entity_level"], row["campaign_id"], row["group_id"],
-                    row["currency"], target, change_id, now,
-                )
-            else:
-                settled = await store.settle_change(
-                    conn, change_id, status="failed", counts_as_change=False, settled_at=now,
-                    error=f"interrupted before Meta confirmed; Meta has {current}, not {target}: not re-applied",
-                    platform_response={"reconciled": True, "daily_budget": current},
-                )
-        log.info("intent_reconciled", change_id=change_id, meta_budget=current, target=target)
-        return await self.stored(settled, change_id)
+        """An intent that was sent but has no outcome (:mod:`.recovery`)."""
+        settled = await reconcile_sent(self.pool, self.clock, self.settings, self.meta, row)
+        return await self.stored(settled, row["change_id"])
 
     async def reconcile(self) -> int:
         """Settle every intent left ``executing`` (at start-up); returns how many were settled.
@@ -283,6 +309,8 @@ class Executor:
         """
         settled = 0
         for row in await store.executing_changes(self.pool):
+            if row["sent_at"] is None:  # never sent: its partition's owner decides it again on redelivery
+                continue
             try:
                 reconciled = await self._reconcile_row(row)
             except TransientError as exc:

@@ -36,6 +36,10 @@ class Job:
     partition: Any = None
     offset: int | None = None
     superseded_by: str | None = None
+    fence: Any = None
+    """The owner epoch its record was read under (:class:`~streams.executor.fencing.Fence`)."""
+    fenced: bool = False
+    """Refused at the Meta call: the partition moved, so its offset must never be committed here."""
     started: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 

@@ -36,6 +36,11 @@ class ExecutorSettings(GuardrailSettings):
     usage_high_water_pct: float = Field(default=90.0, gt=0, le=100)
     usage_pause_seconds: float = Field(default=5.0, ge=0)
 
+    reconcile_grace_seconds: float = Field(
+        default=120.0, ge=0, description="How long an intent sent without an answer waits for its sender, then fails")
+    revoke_grace_seconds: float = Field(
+        default=15.0, ge=0, description="How long a revoke waits for Meta calls under way to settle")
+
     max_in_flight: int = Field(default=10_000, ge=1, description="Requests held before consuming pauses")
     commit_interval_seconds: float = Field(default=0.2, gt=0)
     approval_sweep_seconds: float = Field(default=30.0, gt=0,

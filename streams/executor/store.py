@@ -38,17 +38,18 @@ async def newer_request_settled(conn: Conn | asyncpg.Pool[Any], request: BudgetC
 
 
 async def load_history(conn: Conn, tenant_id: str, campaign_id: str, now: datetime, window: timedelta,
-                       *, dry_run: bool) -> list[PastChange]:
+                       *, dry_run: bool, exclude: str | None = None) -> list[PastChange]:
     """Changes of the campaign (all its entities) that count toward the limits, newest window.
 
     Open intents (``executing``) count: Meta may already have applied them. Dry-run rows count
-    only for a dry-run executor, so a simulation obeys the same limits a live run would.
+    only for a dry-run executor, so a simulation obeys the same limits a live run would. An
+    unsent intent decided again leaves itself out (``exclude``): it must not block itself.
     """
     rows = await conn.fetch(
         "SELECT entity_id, campaign_id, applied_at, previous_budget_minor, target_budget_minor "
         "FROM ad_change_history WHERE tenant_id = $1 AND campaign_id = $2 AND counts_as_change "
-        "AND dry_run = $3 AND applied_at > $4",
-        tenant_id, campaign_id, dry_run, now - max(window, HOUR),
+        "AND dry_run = $3 AND applied_at > $4 AND change_id IS DISTINCT FROM $5",
+        tenant_id, campaign_id, dry_run, now - max(window, HOUR), exclude,
     )
     return [
         PastChange(r["entity_id"], r["campaign_id"], r["applied_at"], r["previous_budget_minor"],
@@ -127,6 +128,16 @@ async def settle_change(conn: Conn, change_id: str, **fields: Any) -> asyncpg.Re
         f"UPDATE ad_change_history SET {sets} WHERE change_id = $1 AND status = 'executing' RETURNING *",
         change_id, *fields.values(),
     )
+
+
+async def retake_intent(conn: Conn, change_id: str, **fields: Any) -> asyncpg.Record | None:
+    """Give a never-sent intent a new decision (its owner lost the partition before sending) and
+    return it; None when it was sent or settled meanwhile."""
+    fields = _scrubbed(fields)
+    sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(fields, start=2))
+    return await conn.fetchrow(
+        f"UPDATE ad_change_history SET {sets} WHERE change_id = $1 AND status = 'executing' AND sent_at IS NULL "
+        "RETURNING *", change_id, *fields.values())
 
 
 async def resolve_awaiting(conn: Conn, change_id: str, **fields: Any) -> asyncpg.Record | None:

@@ -15,6 +15,7 @@ from dataclasses import asdict, replace
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.core.controls.limits import PLATFORM_MIN_BUDGET_MINOR
 from streams.core.settings import load_settings
 from streams.sampler.coldstart import PriorConfig
 from streams.sampler.state import ModelConfig
@@ -46,7 +47,7 @@ class SamplerSettings(BaseSettings):
                                        description="Days a move's gain is counted over against its cost")
     change_confidence: float = Field(default=_M.change_confidence, ge=0, le=1,
                                      description="Posterior probability with which a move must pay")
-    platform_min_budget_minor: int = Field(default=100, ge=0)
+    platform_min_budget_minor: int = Field(default=PLATFORM_MIN_BUDGET_MINOR, ge=0)
     entity_ttl_days: int = Field(default=_M.entity_ttl_days, ge=0)
     schedule_seconds: float = Field(default=3600.0, gt=0, description="Decide every group at least this often")
     debounce_seconds: float = Field(default=300.0, ge=0, description="Least time between evidence-driven decisions")

@@ -130,8 +130,8 @@ async def test_intent_left_executing_is_reconciled_when_the_stage_starts(
     await db_pool.execute(
         "INSERT INTO ad_change_history (change_id, event_id, tenant_id, group_id, campaign_id, entity_id, "
         "entity_level, status, currency, requested_budget_minor, target_budget_minor, previous_budget_minor, "
-        "counts_as_change, requested_at, decided_at, applied_at) VALUES ('lost-1', 'req-lost-1', $1, 'c1', 'c1', "
-        "'as1', 'adset', 'executing', 'USD', 11000, 11000, 10000, true, now(), now(), now())", TENANT)
+        "counts_as_change, requested_at, decided_at, applied_at, sent_at) VALUES ('lost-1', 'req-lost-1', $1, 'c1', "
+        "'c1', 'as1', 'adset', 'executing', 'USD', 11000, 11000, 10000, true, now(), now(), now(), now())", TENANT)
     async with running_stages(settings, [live_stage(meta_url, meta_state)]):
         pass
     assert await status(db_pool, "lost-1") == "completed"

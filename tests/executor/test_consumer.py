@@ -50,12 +50,20 @@ class GatedExecutor:
         self.hold = hold
         self.release = asyncio.Event()
         self.executed: list[str] = []
+        self.sending: set[asyncio.Task[Any]] = set()
 
     async def execute(self, req: BudgetChangeRequested, **_: Any) -> BudgetChangeSettled | None:
         if req.entity_id in self.hold:
             await self.release.wait()
         self.executed.append(req.change_id)
         return None
+
+
+def held_consumer(executor: GatedExecutor, settings: Any = None) -> RequestConsumer:
+    """A consumer that already holds TP under epoch 1 (its claim lives in PostgreSQL, absent here)."""
+    consumer = RequestConsumer(executor, WallClock(), settings or executor_settings())  # type: ignore[arg-type]
+    consumer.epochs[TP] = 1
+    return consumer
 
 
 def msg(kafka: FakeKafka, offset: int, req: BudgetChangeRequested) -> Msg:
@@ -65,7 +73,7 @@ def msg(kafka: FakeKafka, offset: int, req: BudgetChangeRequested) -> Msg:
 async def test_revoke_commits_finished_work_up_to_the_lowest_in_flight_and_drops_the_rest() -> None:
     kafka = FakeKafka()
     executor = GatedExecutor(hold={"slow"})
-    consumer = RequestConsumer(executor, WallClock(), executor_settings())  # type: ignore[arg-type]
+    consumer = held_consumer(executor)
     held = request("slow", 10_000, campaign="c-slow")
     await consumer.on_message(msg(kafka, 10, held))  # type: ignore[arg-type]
     await consumer.on_message(msg(kafka, 11, request("quick", 10_000, campaign="c-quick")))  # type: ignore[arg-type]
@@ -90,7 +98,7 @@ async def test_a_record_of_a_partition_no_longer_assigned_is_left_to_its_new_own
 async def test_intake_waits_when_max_in_flight_requests_are_held() -> None:
     kafka = FakeKafka()
     executor = GatedExecutor(hold={"a", "b"})
-    consumer = RequestConsumer(executor, WallClock(), executor_settings(max_in_flight=1))  # type: ignore[arg-type]
+    consumer = held_consumer(executor, executor_settings(max_in_flight=1))
     await consumer.on_message(msg(kafka, 0, request("a", 10_000, campaign="x")))  # type: ignore[arg-type]
     second = asyncio.ensure_future(consumer.on_message(msg(kafka, 1, request("b", 10_000, campaign="y"))))  # type: ignore[arg-type]
     await asyncio.sleep(0.05)

@@ -123,6 +123,7 @@ async def test_no_guardrail_is_ever_exceeded_and_no_change_applied_twice(
                     await crashing.execute(sent[-1])
                 await executor.reconcile()  # the restarted process
             clock.advance(1)
+        clock.advance(executor_settings().reconcile_grace_seconds)  # a crashed sender never settles its intent
         await executor.reconcile()
     finally:
         await client.aclose()

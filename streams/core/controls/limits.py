@@ -38,6 +38,11 @@ SETTINGS, TENANT, CAMPAIGN, ENTITY = "settings", "tenant", "campaign", "entity"
 """Names of the layers, as :meth:`Layers.sources` reports them."""
 
 
+PLATFORM_MIN_BUDGET_MINOR = 100
+"""Meta's smallest daily budget by default (1.00 in a two-decimal currency): the one default the
+executor's guardrails, the sampler's allocation and the backtest share; each can be configured."""
+
+
 class GuardrailSettings(BaseSettings):
     """The guardrail defaults every tenant starts from (``ROASLOOP_EXECUTOR_*``).
 
@@ -53,7 +58,8 @@ class GuardrailSettings(BaseSettings):
     max_change_fraction: float = Field(default=0.20, ge=0, le=10)
     change_window_hours: float = Field(default=6.0, gt=0, le=168)
     policy: Policy = "clamp"
-    platform_min_budget_minor: int = Field(default=100, ge=0, description="Meta's minimum daily budget")
+    platform_min_budget_minor: int = Field(default=PLATFORM_MIN_BUDGET_MINOR, ge=0,
+                                           description="Meta's minimum daily budget")
 
 
 def guardrail_settings() -> GuardrailSettings:
@@ -70,7 +76,7 @@ class Limits:
     max_change_fraction: Fraction = Fraction(1, 5)
     change_window: timedelta = timedelta(hours=6)
     policy: Policy = "clamp"
-    platform_min_budget_minor: int = 100
+    platform_min_budget_minor: int = PLATFORM_MIN_BUDGET_MINOR
     floor_minor: int | None = None
     cap_minor: int | None = None
 

@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from schemas.events import AllocationDecided
+from streams.core.controls.limits import PLATFORM_MIN_BUDGET_MINOR
 from streams.lab.policies import POLICY_NAMES, make_policy
 from streams.sampler.decide import gate_rng, planned_targets
 from streams.sampler.policy import AllocationRequest, Thompson
@@ -29,7 +30,7 @@ from streams.sampler.settings import SamplerSettings, load_sampler_settings
 from streams.sampler.state import GroupState
 
 LOGGED = "logged"
-DEFAULT_MIN_BUDGET_MINOR = 100
+DEFAULT_MIN_BUDGET_MINOR = PLATFORM_MIN_BUDGET_MINOR
 
 
 def decision_rng(seed: int, decision_id: str) -> np.random.Generator:
