@@ -1,0 +1,138 @@
+"""Every stage as N replica processes, and the disruptions a production fleet lives through.
+
+A deploy is not a kill -9: it stops each replica gracefully and starts the new one, one after the
+other (rolling restart); autoscaling adds a replica and later takes one away (scale up / down).
+Each of these moves partitions between the replicas of a consumer group while work is in flight,
+which is what the "exactly one outcome" invariants are about. ``disrupt`` draws a mix of them
+(kill -9 stays the most common) on a random schedule and records what it did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from bench.chaos.procs import StageProcess
+
+KINDS = ("kill -9", "rolling restart", "scale up", "scale down")
+WEIGHTS = (0.5, 0.2, 0.15, 0.15)
+
+
+class Fleet:
+    """stage -> its live replicas; ``replicas`` is the size a stage returns to, ``ceiling`` the most it grows."""
+
+    def __init__(self, stages: tuple[str, ...], replicas: int, env: dict[str, str], log_dir: Path) -> None:
+        self.env, self.log_dir, self.replicas = env, log_dir, replicas
+        self.procs: dict[str, list[StageProcess]] = {s: [] for s in stages}
+        self.next_replica: Counter[str] = Counter()
+        self.done: Counter[str] = Counter()
+        self.stopped: list[StageProcess] = []  # scaled down: kept only to find their logs
+
+    def all(self) -> list[StageProcess]:
+        return [p for procs in self.procs.values() for p in procs]
+
+    def add(self, stage: str) -> StageProcess:
+        proc = StageProcess(stage, self.env, self.log_dir, replica=self.next_replica[stage])
+        self.next_replica[stage] += 1
+        self.procs[stage].append(proc)
+        proc.start()
+        return proc
+
+    async def start(self) -> None:
+        for stage in self.procs:
+            for _ in range(self.replicas):
+                self.add(stage)
+        await wait_ready(self.all())
+
+    def revive(self) -> None:
+        """A replica that died on its own (not one we stopped) is restarted, and noted."""
+        for proc in self.all():
+            if not proc.alive():
+                print(f"  {proc.name} exited by itself (rc {proc.process and proc.process.returncode}); "
+                      "restarting", flush=True)
+                proc.start()
+
+    async def stop_all(self) -> None:
+        await asyncio.gather(*(asyncio.to_thread(p.stop) for p in self.all()))
+
+    # -- the disruptions -------------------------------------------------------------------------
+
+    def kill9(self, rng: random.Random) -> str:
+        victim = rng.choice(self.all())
+        victim.kill9()
+        victim.start()
+        return victim.name
+
+    async def rolling_restart(self, stage: str) -> str:
+        for proc in list(self.procs[stage]):
+            await asyncio.to_thread(proc.stop)
+            proc.start()
+            await wait_ready([proc])
+        return f"{stage} x{len(self.procs[stage])}"
+
+    async def scale_up(self, stage: str) -> str:
+        proc = self.add(stage)
+        await wait_ready([proc])
+        return proc.name
+
+    async def scale_down(self, stage: str) -> str:
+        proc = self.procs[stage].pop()
+        await asyncio.to_thread(proc.stop)
+        self.stopped.append(proc)
+        return proc.name
+
+    async def one(self, rng: random.Random) -> tuple[str, str]:
+        kind = rng.choices(KINDS, WEIGHTS)[0]
+        stage = rng.choice(sorted(self.procs))
+        if kind == "scale up" and len(self.procs[stage]) > self.replicas:
+            kind = "scale down"  # a stage grows by one at most, so it also shrinks back
+        if kind == "scale down" and len(self.procs[stage]) <= max(1, self.replicas - 1):
+            kind = "scale up"
+        if kind == "kill -9":
+            what = self.kill9(rng)
+        elif kind == "rolling restart":
+            what = await self.rolling_restart(stage)
+        elif kind == "scale up":
+            what = await self.scale_up(stage)
+        else:
+            what = await self.scale_down(stage)
+        self.done[kind] += 1
+        return kind, what
+
+    async def restore(self) -> None:
+        """Back to ``replicas`` per stage, so the drain runs on the fleet the run started with."""
+        for stage, procs in self.procs.items():
+            while len(procs) > self.replicas:
+                await self.scale_down(stage)
+            while len(procs) < self.replicas:
+                await self.scale_up(stage)
+
+
+async def disrupt(fleet: Fleet, count: int, gap: tuple[float, float], rng: random.Random) -> None:
+    for n in range(1, count + 1):
+        await asyncio.sleep(rng.uniform(*gap))
+        started = time.monotonic()
+        kind, what = await fleet.one(rng)
+        print(f"  {kind} {what} (#{n}, {time.monotonic() - started:.1f}s)", flush=True)
+    await fleet.restore()
+
+
+async def wait_ready(procs: list[StageProcess], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as client:
+        for proc in procs:
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"http://127.0.0.1:{proc.port}/readyz")).status_code == 200:
+                        break
+                if not proc.alive():
+                    raise RuntimeError(f"{proc.name} exited at start; see {proc.log_path}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{proc.name} not ready after {timeout:.0f}s")
+                await asyncio.sleep(0.5)
