@@ -13,8 +13,10 @@ it waits for the drain (every consumer group's committed offsets at the true end
 new rows for a few seconds) and checks, from the outside, every promise the design makes. One
 table per run; exit 1 on any FAIL.
 
-The broker is not restarted: the local Tansu keeps topics in memory (its build has no postgres or
-sqlite storage), so a restart would erase the run rather than test recovery.
+Once per run (half way through the disruptions) the broker itself is restarted. The lab's broker
+keeps topics in memory, so the chaos run starts its own Tansu on S3 storage served by moto
+(:mod:`bench.chaos.broker`), whose topics and committed offsets survive the restart. With
+``KAFKA_BOOTSTRAP_SERVERS`` set, the broker is not ours and is not restarted.
 
     .venv/bin/python bench/chaos.py --clicks 5000 --deals 500 --kills 4
     .venv/bin/python bench/chaos.py --replicas 2 --runs 3   # 100,000 clicks, 10,000 deals, 10 disruptions
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import sys
@@ -43,10 +46,12 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from aiokafka import AIOKafkaProducer
 
 from bench.chaos import checks, http_feed, outcomes
+from bench.chaos.broker import RestartableBroker
 from bench.chaos.fleet import Fleet, disrupt
 from bench.chaos.workload import START_BUDGET_MINOR, Workload, build, spend_snapshots
 from schemas.codec import encode
 from schemas.topics import CATALOG, topic_for
+from streams.attribution.resolver import CONSUMER as ATTRIBUTION_INBOX
 from streams.core.db import connect
 from streams.core.migrate import migrate
 from streams.core.naming import topic_name
@@ -236,7 +241,8 @@ async def drain(settings: Settings, groups: dict[str, list[str]], fleet: Fleet, 
         await conn.close()
 
 
-async def run_once(index: int, opts: Options, bootstrap: str, url: str) -> RunResult:
+async def run_once(index: int, opts: Options, bootstrap: str, url: str, broker: RestartableBroker | None
+                   ) -> RunResult:
     tag = uuid.uuid4().hex[:8]
     result = RunResult(run=index)
     settings = load_settings(kafka_bootstrap_servers=bootstrap, database_url=url, topic_prefix=f"chaos-{tag}-",
@@ -267,7 +273,7 @@ async def run_once(index: int, opts: Options, bootstrap: str, url: str) -> RunRe
         print(f"run {index}: {opts.replicas} replica(s) of {', '.join(PROCESSES)} up (logs in {log_dir}); "
               f"publishing {len(work.clicks)} clicks, {len(work.deal_events)} stage changes", flush=True)
         await sender.producer.start()
-        killer = asyncio.create_task(disrupt(fleet, opts.kills, opts.kill_gap, rng))
+        killer = asyncio.create_task(disrupt(fleet, opts.kills, opts.kill_gap, rng, broker))
         faults = asyncio.create_task(inject_faults(meta, opts.fault_rate, random.Random(rng.random())))
         span = opts.kills * sum(opts.kill_gap) / 2 * 0.8
         feeder = asyncio.create_task(http_feed.feed_ingress(
@@ -301,7 +307,7 @@ async def run_once(index: int, opts: Options, bootstrap: str, url: str) -> RunRe
         await killer
         result.kills.update(fleet.done)
         result.sent["http clicks"] += len(feed.click_ids)
-        result.sent["webhook notifications"] += sum(len(d.events) for d in feed.deliveries if d.landed)
+        result.sent["webhook notifications"] += len({e for d in feed.deliveries if d.landed for e in d.event_ids})
         meta_faults_until_drain = len(meta.faults.injected)
         result.drain_seconds = await drain(settings, groups, fleet, opts)
         faults.cancel()
@@ -332,10 +338,8 @@ async def evaluate(settings: Settings, work: Workload, meta: MetaState, injected
         result.results.append(await outcomes.check_request_outcomes(conn, requests))
         finals = {s.adset_id: meta.budget_of(s.adset_id) for s in work.adsets}
         result.results.append(await outcomes.check_final_budgets(conn, requests, finals, START_BUDGET_MINOR))
-        stage_consumers = sorted(g for g, names in groups.items()
-                                 if topic_name(settings, "crm.deal-stage.v1") in names)
         result.results.append(await outcomes.check_webhooks(
-            conn, settings, topic_name(settings, "crm.deal-stage.v1"), feed, stage_consumers))
+            conn, settings, topic_name(settings, "crm.deal-stage.v1"), feed, [ATTRIBUTION_INBOX]))
         result.results.append(outcomes.check_retried(feed))
         result.results.append(await outcomes.check_http_clicks(conn, feed, http_feed.TENANT))
     finally:
@@ -369,12 +373,19 @@ def table(r: RunResult) -> str:
 
 
 async def main_async(opts: Options) -> int:
-    from streams.lab.dev.runtime import local_infrastructure
+    from streams.lab.dev.postgres import LocalPostgres
 
     failed = False
-    with local_infrastructure() as (bootstrap, url):
+    with contextlib.ExitStack() as stack:
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        broker = None
+        if not bootstrap:
+            log = Path(tempfile.mkdtemp(prefix="roasloop-chaos-broker-")) / "broker.log"
+            broker = stack.enter_context(RestartableBroker(log))
+            bootstrap = broker.bootstrap_servers
+        url = os.environ.get("DATABASE_URL") or stack.enter_context(LocalPostgres()).url
         for index in range(1, opts.runs + 1):
-            result = await run_once(index, opts, bootstrap, url)
+            result = await run_once(index, opts, bootstrap, url, broker)
             print(table(result), flush=True)
             failed |= not result.passed
     return 1 if failed else 0

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.chaos.broker import RestartableBroker
 from bench.chaos.procs import StageProcess
 
 KINDS = ("kill -9", "rolling restart", "scale up", "scale down")
@@ -114,11 +115,18 @@ class Fleet:
                 await self.scale_up(stage)
 
 
-async def disrupt(fleet: Fleet, count: int, gap: tuple[float, float], rng: random.Random) -> None:
+async def disrupt(fleet: Fleet, count: int, gap: tuple[float, float], rng: random.Random,
+                  broker: RestartableBroker | None = None) -> None:
+    """``count`` disruptions; with a restartable ``broker``, the middle one restarts the broker."""
     for n in range(1, count + 1):
         await asyncio.sleep(rng.uniform(*gap))
         started = time.monotonic()
-        kind, what = await fleet.one(rng)
+        if broker is not None and n == (count + 1) // 2:
+            await asyncio.to_thread(broker.restart)
+            fleet.done["broker restart"] += 1
+            kind, what = "broker restart", broker.bootstrap_servers
+        else:
+            kind, what = await fleet.one(rng)
         print(f"  {kind} {what} (#{n}, {time.monotonic() - started:.1f}s)", flush=True)
     await fleet.restore()
 
