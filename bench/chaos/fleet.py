@@ -120,6 +120,7 @@ async def disrupt(fleet: Fleet, count: int, gap: tuple[float, float], rng: rando
     """``count`` disruptions; with a restartable ``broker``, the middle one restarts the broker."""
     for n in range(1, count + 1):
         await asyncio.sleep(rng.uniform(*gap))
+        fleet.revive()  # as an orchestrator would: a replica that exited (say, broker away at start) comes back
         started = time.monotonic()
         if broker is not None and n == (count + 1) // 2:
             await asyncio.to_thread(broker.restart)
