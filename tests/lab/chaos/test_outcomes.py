@@ -57,7 +57,7 @@ async def test_superseded_and_blocked_requests_leave_the_last_applied_budget_as_
         wrong = await check_final_budgets(conn, requests, {"b": 13_000, "c": 9_000}, 10_000)
         outcome = await check_request_outcomes(conn, requests)
     assert right.passed, right.detail
-    assert not wrong.passed and "b: Meta 13000, last request 11000" in wrong.detail
+    assert not wrong.passed and "b: Meta 13000, last request [11000]" in wrong.detail
     assert outcome.passed, outcome.detail
 
 
