@@ -88,13 +88,15 @@ class Fleet:
         self.stopped.append(proc)
         return proc.name
 
-    async def one(self, rng: random.Random) -> tuple[str, str]:
-        kind = rng.choices(KINDS, WEIGHTS)[0]
-        stage = rng.choice(sorted(self.procs))
-        if kind == "scale up" and len(self.procs[stage]) > self.replicas:
-            kind = "scale down"  # a stage grows by one at most, so it also shrinks back
-        if kind == "scale down" and len(self.procs[stage]) <= max(1, self.replicas - 1):
+    async def one(self, rng: random.Random, kind: str) -> tuple[str, str]:
+        # a stage grows by one replica at most and shrinks by one at most (never to zero)
+        can_grow = sorted(s for s, p in self.procs.items() if len(p) <= self.replicas)
+        can_shrink = sorted(s for s, p in self.procs.items() if len(p) > max(1, self.replicas - 1))
+        if kind == "scale up" and not can_grow:
+            kind = "scale down"
+        if kind == "scale down" and not can_shrink:
             kind = "scale up"
+        stage = rng.choice({"scale up": can_grow, "scale down": can_shrink}.get(kind, sorted(self.procs)))
         if kind == "kill -9":
             what = self.kill9(rng)
         elif kind == "rolling restart":
@@ -115,19 +117,29 @@ class Fleet:
                 await self.scale_up(stage)
 
 
+def plan(count: int, rng: random.Random, broker: bool) -> list[str]:
+    """``count`` disruption kinds: each kind at least once when there is room, the rest drawn by weight;
+    with a restartable broker, the middle one restarts the broker."""
+    slots = count - 1 if broker and count else count
+    kinds = list(KINDS[:slots]) + rng.choices(KINDS, WEIGHTS, k=max(0, slots - len(KINDS)))
+    rng.shuffle(kinds)
+    if broker and count:
+        kinds.insert((count - 1) // 2, "broker restart")
+    return kinds
+
+
 async def disrupt(fleet: Fleet, count: int, gap: tuple[float, float], rng: random.Random,
                   broker: RestartableBroker | None = None) -> None:
-    """``count`` disruptions; with a restartable ``broker``, the middle one restarts the broker."""
-    for n in range(1, count + 1):
+    for n, planned in enumerate(plan(count, rng, broker is not None), start=1):
         await asyncio.sleep(rng.uniform(*gap))
         fleet.revive()  # as an orchestrator would: a replica that exited (say, broker away at start) comes back
         started = time.monotonic()
-        if broker is not None and n == (count + 1) // 2:
+        if broker is not None and planned == "broker restart":
             await asyncio.to_thread(broker.restart)
             fleet.done["broker restart"] += 1
             kind, what = "broker restart", broker.bootstrap_servers
         else:
-            kind, what = await fleet.one(rng)
+            kind, what = await fleet.one(rng, planned)
         print(f"  {kind} {what} (#{n}, {time.monotonic() - started:.1f}s)", flush=True)
     await fleet.restore()
 
