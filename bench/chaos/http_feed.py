@@ -119,6 +119,8 @@ class Sender:
             if response.status_code == 302:
                 query = parse_qs(urlsplit(response.headers["location"]).query)
                 self.feed.click_ids.extend(query.get("rl_cid", []))
+                if "rl_cid" not in query:  # broker away: the visitor goes on, the click is lost by design
+                    self.feed.click_statuses["302 without click id"] += 1
                 return
             await asyncio.sleep(0.2)
 
