@@ -13,7 +13,7 @@ it waits for the drain (every consumer group's committed offsets at the true end
 new rows for a few seconds) and checks, from the outside, every promise the design makes. One
 table per run; exit 1 on any FAIL.
 
-Once per run (half way through the disruptions) the broker itself is restarted. The lab's broker
+Once per run (the second disruption, while the workload flows) the broker itself is restarted. The lab's broker
 keeps topics in memory, so the chaos run starts its own Tansu on S3 storage served by moto
 (:mod:`bench.chaos.broker`), whose topics and committed offsets survive the restart. With
 ``KAFKA_BOOTSTRAP_SERVERS`` set, the broker is not ours and is not restarted.
