@@ -1,17 +1,25 @@
-"""Chaos run: every stage as its own process, kill -9 at random, Meta failing, poison on every topic.
+"""Chaos run: every stage as N processes, killed, redeployed and rescaled, Meta failing, poison everywhere.
 
 Starts the local broker and PostgreSQL (or uses ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL``),
 migrates a fresh schema, creates fresh topics, serves the Meta stand-in in this process with
-throttling / 5xx / timeout faults at the given rates, and runs attribution, revenue, sampler and
-executor each as ``roasloop run <stage>`` (ingest is left out: the workload goes straight to
-Kafka). It then publishes a fixed workload (clicks, deals with stage changes, spend snapshots),
-poison messages on every topic, and meanwhile SIGKILLs a random stage process at random moments,
-restarting it at once. After the last kill it waits for the drain (every consumer group's
-committed offsets at the true end offsets, and no new rows for a few seconds) and checks, from the
-outside, every promise the design makes. One table per run; exit 1 on any FAIL.
+throttling / 5xx / timeout faults at the given rates, and runs ingest, attribution, revenue,
+sampler and executor each as ``--replicas`` processes of ``roasloop run <stage>`` (one consumer
+group per stage). It publishes a fixed workload straight to Kafka (clicks, deals with stage
+changes, spend snapshots) plus poison on every topic, feeds the ingress over HTTP (click redirects
+and signed HubSpot webhooks, retried as HubSpot retries), and meanwhile disrupts the fleet
+``--kills`` times: kill -9 of a random replica, a rolling restart of a stage (graceful stop + start,
+replica by replica), scale up or scale down (:mod:`bench.chaos.fleet`). After the last disruption
+it waits for the drain (every consumer group's committed offsets at the true end offsets, and no
+new rows for a few seconds) and checks, from the outside, every promise the design makes. One
+table per run; exit 1 on any FAIL.
+
+Once per run (the second disruption, while the workload flows) the broker itself is restarted. The lab's broker
+keeps topics in memory, so the chaos run starts its own Tansu on S3 storage served by moto
+(:mod:`bench.chaos.broker`), whose topics and committed offsets survive the restart. With
+``KAFKA_BOOTSTRAP_SERVERS`` set, the broker is not ours and is not restarted.
 
     .venv/bin/python bench/chaos.py --clicks 5000 --deals 500 --kills 4
-    .venv/bin/python bench/chaos.py --runs 3          # 100,000 clicks, 10,000 deals, 10 kills
+    .venv/bin/python bench/chaos.py --replicas 2 --runs 3   # 100,000 clicks, 10,000 deals, 10 disruptions
 
 Helpers live in ``bench/chaos/`` (workload, processes, checks).
 """
@@ -35,14 +43,15 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench.chaos import checks
-from bench.chaos.procs import StageProcess
+from bench.chaos import checks, http_feed, outcomes
+from bench.chaos.broker import RestartableBroker
+from bench.chaos.fleet import Fleet, disrupt
 from bench.chaos.workload import START_BUDGET_MINOR, Workload, build, spend_snapshots
 from schemas.codec import encode
 from schemas.topics import CATALOG, topic_for
+from streams.attribution.resolver import CONSUMER as ATTRIBUTION_INBOX
 from streams.core.db import connect
 from streams.core.migrate import migrate
 from streams.core.naming import topic_name
@@ -56,6 +65,7 @@ from streams.lab.sandbox.serve import BackgroundServer
 from streams.stages import load_stage
 
 STAGES = ("attribution", "revenue", "sampler", "executor")
+PROCESSES = ("ingest", *STAGES)
 FAULT_KINDS = ("http_500", "http_503", "timeout", "throttle_17", "throttle_613", "throttle_80004")
 
 
@@ -64,6 +74,9 @@ class Options:
     clicks: int = 100_000
     deals: int = 10_000
     kills: int = 10
+    replicas: int = 1
+    http_clicks: int = 0  # 0: clicks // 20
+    webhook_deals: int = 0  # 0: deals // 10
     runs: int = 1
     seed: int = 11
     fault_rate: float = 0.01
@@ -117,6 +130,11 @@ def stage_environment(settings: Settings, meta_url: str, meta: MetaState) -> dic
         "ROASLOOP_EXECUTOR_META_TIMEOUT_SECONDS": "2",
         "ROASLOOP_EXECUTOR_BACKOFF_MAX_SECONDS": "20",
         "ROASLOOP_EXECUTOR_USAGE_PAUSE_SECONDS": "1",
+        "HUBSPOT_CLIENT_SECRET": http_feed.SECRET,
+        "ROASLOOP_INGEST_RATE_LIMIT_PER_SECOND": "10000",
+        "ROASLOOP_INGEST_RATE_LIMIT_BURST": "10000",
+        # answer (503) before HubSpot's own 5 s deadline when the broker is away; the default 10 s is past it
+        "ROASLOOP_INGEST_PUBLISH_TIMEOUT_SECONDS": "3",
     })
     return env
 
@@ -199,34 +217,7 @@ def chunks(items: list[Any], n: int) -> list[list[Any]]:
     return [items[i * size:(i + 1) * size] for i in range(n)]
 
 
-async def kill_loop(procs: dict[str, StageProcess], kills: int, gap: tuple[float, float], rng: random.Random,
-                    result: RunResult) -> None:
-    for _ in range(kills):
-        await asyncio.sleep(rng.uniform(*gap))
-        victim = procs[rng.choice(sorted(procs))]
-        victim.kill9()
-        result.kills[victim.stage] += 1
-        print(f"  kill -9 {victim.stage} (#{sum(result.kills.values())})", flush=True)
-        victim.start()
-
-
-async def wait_ready(procs: dict[str, StageProcess], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=2) as client:
-        for proc in procs.values():
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"http://127.0.0.1:{proc.port}/readyz")).status_code == 200:
-                        break
-                if not proc.alive():
-                    raise RuntimeError(f"{proc.stage} exited at start; see {proc.log_dir}/{proc.stage}.log")
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{proc.stage} not ready after {timeout:.0f}s")
-                await asyncio.sleep(0.5)
-
-
-async def drain(settings: Settings, groups: dict[str, list[str]], procs: dict[str, StageProcess],
-                opts: Options) -> float | None:
+async def drain(settings: Settings, groups: dict[str, list[str]], fleet: Fleet, opts: Options) -> float | None:
     """Seconds until every group's lag is zero and nothing changed for ``quiet_seconds``."""
     started = time.monotonic()
     conn = await connect(settings)
@@ -234,11 +225,7 @@ async def drain(settings: Settings, groups: dict[str, list[str]], procs: dict[st
         last: tuple[int, ...] | None = None
         stable_since = time.monotonic()
         while time.monotonic() - started < opts.drain_timeout:
-            for proc in procs.values():
-                if not proc.alive():  # a stage that died on its own is restarted, and noted
-                    print(f"  {proc.stage} exited by itself (rc {proc.process and proc.process.returncode}); "
-                          "restarting", flush=True)
-                    proc.start()
+            fleet.revive()
             lag = await checks.group_lag(settings, groups)
             now_rows = await checks.snapshot(conn)
             if now_rows != last:
@@ -256,7 +243,8 @@ async def drain(settings: Settings, groups: dict[str, list[str]], procs: dict[st
         await conn.close()
 
 
-async def run_once(index: int, opts: Options, bootstrap: str, url: str) -> RunResult:
+async def run_once(index: int, opts: Options, bootstrap: str, url: str, broker: RestartableBroker | None
+                   ) -> RunResult:
     tag = uuid.uuid4().hex[:8]
     result = RunResult(run=index)
     settings = load_settings(kafka_bootstrap_servers=bootstrap, database_url=url, topic_prefix=f"chaos-{tag}-",
@@ -265,6 +253,8 @@ async def run_once(index: int, opts: Options, bootstrap: str, url: str) -> RunRe
     conn = await connect(settings)
     try:
         await migrate(conn, settings.database_schema)
+        for sql, args in http_feed.setup_sql():
+            await conn.execute(sql, *args)
     finally:
         await conn.close()
     await ensure_topics(settings)
@@ -278,22 +268,24 @@ async def run_once(index: int, opts: Options, bootstrap: str, url: str) -> RunRe
     env = stage_environment(settings, meta_url, meta)
     groups = consuming_groups(settings)
     consumers = Counter(t for names in groups.values() for t in names)
-    procs = {name: StageProcess(name, env, log_dir) for name in STAGES}
+    fleet = Fleet(PROCESSES, opts.replicas, env, log_dir)
     sender = Sender(settings, result)
     try:
-        for proc in procs.values():
-            proc.start()
-        await wait_ready(procs)
-        print(f"run {index}: stages up (logs in {log_dir}); publishing {len(work.clicks)} clicks, "
-              f"{len(work.deal_events)} stage changes", flush=True)
+        await fleet.start()
+        print(f"run {index}: {opts.replicas} replica(s) of {', '.join(PROCESSES)} up (logs in {log_dir}); "
+              f"publishing {len(work.clicks)} clicks, {len(work.deal_events)} stage changes", flush=True)
         await sender.producer.start()
-        killer = asyncio.create_task(kill_loop(procs, opts.kills, opts.kill_gap, rng, result))
+        killer = asyncio.create_task(disrupt(fleet, opts.kills, opts.kill_gap, rng, broker))
         faults = asyncio.create_task(inject_faults(meta, opts.fault_rate, random.Random(rng.random())))
+        span = opts.kills * sum(opts.kill_gap) / 2 * 0.8
+        feeder = asyncio.create_task(http_feed.feed_ingress(
+            lambda: [p.port for p in fleet.procs["ingest"] if p.alive()] or [fleet.procs["ingest"][0].port],
+            index, opts.http_clicks or opts.clicks // 20, opts.webhook_deals or max(1, opts.deals // 10), span,
+            random.Random(rng.random())))
         started = time.monotonic()
         try:
             await sender.events(work.spend, "spend")
             # spread the workload over the kill schedule, so kills land while every stage is busy
-            span = opts.kills * sum(opts.kill_gap) / 2 * 0.8
             steps = 10
             clicks, deals = chunks(work.clicks, steps), chunks(work.deal_events, steps)
             injected: dict[str, int] = {}
@@ -313,22 +305,26 @@ async def run_once(index: int, opts: Options, bootstrap: str, url: str) -> RunRe
             await sender.producer.stop()
         result.publish_seconds = time.monotonic() - started
         print(f"  published in {result.publish_seconds:.1f}s; waiting for the remaining kills", flush=True)
+        feed = await feeder
         await killer
-        meta_faults_until_drain = len(meta.faults.injected)
-        result.drain_seconds = await drain(settings, groups, procs, opts)
+        result.kills.update(fleet.done)
+        result.sent["http clicks"] += len(feed.click_ids)
+        result.sent["webhook notifications"] += len({e for d in feed.deliveries if d.landed for e in d.event_ids})
+        result.drain_seconds = await drain(settings, groups, fleet, opts)
         faults.cancel()
         meta.faults.clear()
-        result.meta_faults.update(kind for kind, _, _ in meta.faults.injected[:meta_faults_until_drain])
-        await evaluate(settings, work, meta, injected, consumers, groups, result)
+        # every fault that fired, during the drain too: the executor's work mostly happens then
+        result.meta_faults.update(kind for kind, _, _ in meta.faults.injected)
+        await evaluate(settings, work, meta, injected, consumers, groups, result, feed)
     finally:
-        for proc in procs.values():
-            proc.stop()
+        await fleet.stop_all()
         server.stop()
     return result
 
 
 async def evaluate(settings: Settings, work: Workload, meta: MetaState, injected: dict[str, int],
-                   consumers: Counter[str], groups: dict[str, list[str]], result: RunResult) -> None:
+                   consumers: Counter[str], groups: dict[str, list[str]], result: RunResult,
+                   feed: http_feed.Feed) -> None:
     tally = result.tally
     conn = await connect(settings)
     try:
@@ -340,6 +336,14 @@ async def evaluate(settings: Settings, work: Workload, meta: MetaState, injected
             log = list(meta.change_log)
         result.results.append(await checks.check_budget_changes(conn, log, tally))
         result.results.append(checks.check_guardrails(log))
+        requests = await outcomes.requested(settings, topic_name(settings, "budget.requests.v1"))
+        result.results.append(await outcomes.check_request_outcomes(conn, requests))
+        finals = {s.adset_id: meta.budget_of(s.adset_id) for s in work.adsets}
+        result.results.append(await outcomes.check_final_budgets(conn, requests, finals, START_BUDGET_MINOR))
+        result.results.append(await outcomes.check_webhooks(
+            conn, settings, topic_name(settings, "crm.deal-stage.v1"), feed, [ATTRIBUTION_INBOX]))
+        result.results.append(outcomes.check_retried(feed))
+        result.results.append(await outcomes.check_http_clicks(conn, feed, http_feed.TENANT))
     finally:
         await conn.close()
     lag = await checks.group_lag(settings, groups)
@@ -353,7 +357,7 @@ async def evaluate(settings: Settings, work: Workload, meta: MetaState, injected
 def table(r: RunResult) -> str:
     rows: list[tuple[str, str]] = [
         ("events sent", ", ".join(f"{k} {v:,}" for k, v in r.sent.items()) + f" (total {sum(r.sent.values()):,})"),
-        ("kills (kill -9)", f"{sum(r.kills.values())}: " + ", ".join(f"{k} {v}" for k, v in sorted(r.kills.items()))),
+        ("disruptions", f"{sum(r.kills.values())}: " + ", ".join(f"{k} {v}" for k, v in sorted(r.kills.items()))),
         ("Meta faults injected", f"{sum(r.meta_faults.values())}: "
          + ", ".join(f"{k} {v}" for k, v in sorted(r.meta_faults.items()))),
         ("lost effects", str(r.tally.lost)),
@@ -371,12 +375,19 @@ def table(r: RunResult) -> str:
 
 
 async def main_async(opts: Options) -> int:
-    from streams.lab.dev.runtime import local_infrastructure
+    from streams.lab.dev.postgres import LocalPostgres
 
     failed = False
-    with local_infrastructure() as (bootstrap, url):
+    with contextlib.ExitStack() as stack:
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        broker = None
+        if not bootstrap:
+            log = Path(tempfile.mkdtemp(prefix="roasloop-chaos-broker-")) / "broker.log"
+            broker = stack.enter_context(RestartableBroker(log))
+            bootstrap = broker.bootstrap_servers
+        url = os.environ.get("DATABASE_URL") or stack.enter_context(LocalPostgres()).url
         for index in range(1, opts.runs + 1):
-            result = await run_once(index, opts, bootstrap, url)
+            result = await run_once(index, opts, bootstrap, url, broker)
             print(table(result), flush=True)
             failed |= not result.passed
     return 1 if failed else 0
@@ -386,7 +397,11 @@ def parse(argv: list[str] | None = None) -> Options:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--clicks", type=int, default=Options.clicks)
     p.add_argument("--deals", type=int, default=Options.deals)
-    p.add_argument("--kills", type=int, default=Options.kills, help="kill -9s across stages (default 10)")
+    p.add_argument("--kills", type=int, default=Options.kills,
+                   help="disruptions: kill -9, rolling restart, scale up/down (default 10)")
+    p.add_argument("--replicas", type=int, default=Options.replicas, help="processes per stage, one group")
+    p.add_argument("--http-clicks", type=int, default=0, help="click redirects over HTTP (default clicks/20)")
+    p.add_argument("--webhook-deals", type=int, default=0, help="deals sent as HubSpot webhooks (default deals/10)")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--seed", type=int, default=Options.seed)
     p.add_argument("--fault-rate", type=float, default=Options.fault_rate,
@@ -395,7 +410,8 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--kill-gap", type=float, nargs=2, default=Options.kill_gap, metavar=("MIN", "MAX"))
     p.add_argument("--drain-timeout", type=float, default=Options.drain_timeout)
     a = p.parse_args(argv)
-    return Options(clicks=a.clicks, deals=a.deals, kills=a.kills, runs=a.runs, seed=a.seed,
+    return Options(clicks=a.clicks, deals=a.deals, kills=a.kills, replicas=a.replicas, http_clicks=a.http_clicks,
+                   webhook_deals=a.webhook_deals, runs=a.runs, seed=a.seed,
                    fault_rate=a.fault_rate, poison=a.poison, kill_gap=tuple(a.kill_gap),
                    drain_timeout=a.drain_timeout)
 

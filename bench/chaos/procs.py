@@ -1,7 +1,8 @@
-"""Each stage as its own OS process (``roasloop run <stage>``), killed with SIGKILL and restarted.
+"""Each stage replica as its own OS process (``roasloop run <stage>``), killed, stopped, restarted.
 
 Every process gets its own HTTP port and log file; ``kill9`` sends SIGKILL to exactly the pid it
-started (its own session, so nothing else is touched) and ``start`` brings it straight back.
+started (its own session, so nothing else is touched), ``stop`` is the graceful SIGTERM a deploy
+sends, and ``start`` brings it straight back. Replicas of a stage share its consumer group.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class StageProcess:
     stage: str
     env: dict[str, str]
     log_dir: Path
+    replica: int = 0
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -32,7 +34,7 @@ class StageProcess:
 
     def start(self) -> None:
         self.starts += 1
-        log = open(self.log_dir / f"{self.stage}.log", "ab")  # noqa: SIM115 - the child owns it
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         log.write(f"\n--- start #{self.starts} at {time.time():.3f}\n".encode())
         log.flush()
         roasloop = Path(sys.executable).with_name("roasloop")
@@ -45,6 +47,14 @@ class StageProcess:
         )
         log.close()
 
+    @property
+    def name(self) -> str:
+        return f"{self.stage}#{self.replica}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.stage}-{self.replica}.log"
+
     def kill9(self) -> None:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
@@ -54,7 +64,8 @@ class StageProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM and wait (a deploy's stop; SIGKILL only after ``timeout``)."""
         process, self.process = self.process, None
         stop_process(process, timeout)
 
