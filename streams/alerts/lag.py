@@ -8,8 +8,9 @@ counts nothing there.
 
 Two broker quirks shape it: the local broker cannot answer an offset fetch for "all partitions"
 (so the partitions are named), and it can undercount a partition's end by the size of its last
-record batch. That correction (:func:`streams.core.topic_reader.true_end_offsets`) costs a fetch
-per partition every sweep, so it is not made: lag can only be underestimated, by one batch.
+record batch. Stages publish in batches of up to hundreds of records, so that undercount can hide
+a whole stalled batch; the ends are corrected (:func:`streams.core.topic_reader.true_end_offsets`:
+one fetch request for every non-empty partition at once, each sweep).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from streams.core.broker import client_options
 from streams.core.db import Conn
 from streams.core.naming import catalog_topics, unprefixed
 from streams.core.settings import Settings
-from streams.core.topic_reader import partitions_of
+from streams.core.topic_reader import partitions_of, true_end_offsets
 
 
 class LagProbe:
@@ -55,7 +56,9 @@ class LagProbe:
         try:
             admin, consumer = await self._open()
             tps = await partitions_of(consumer, catalog_topics(self.settings))
-            ends = await consumer.end_offsets(tps)  # one request; the local broker may undercount (see above)
+            if set(consumer.assignment()) != set(tps):
+                consumer.assign(tps)
+            ends = await true_end_offsets(consumer, tps)
             prefix = self.settings.topic_prefix
             lags: dict[str, int] = {}
             for group, _protocol in await admin.list_consumer_groups():
