@@ -7,8 +7,8 @@ from typing import Any
 import asyncpg
 from aiokafka import TopicPartition
 
-from schemas import BudgetChangeSettled
-from schemas.money import MAX_BUDGET_MINOR
+from schemas import BudgetChangeRequested, BudgetChangeSettled
+from schemas.money import MAX_BUDGET_MINOR, Money
 from streams.core.clock import WallClock
 from streams.executor.consumer import RequestConsumer
 from streams.executor.executor import Executor
@@ -22,14 +22,20 @@ from tests.meta_standin import world
 async def test_a_budget_above_the_ceiling_fails_naming_the_field_and_never_reaches_meta(
     db_pool: asyncpg.Pool[Any], live_executor: Executor, meta_state: MetaState,
 ) -> None:
+    """The decoder dead-letters such a record from the wire (schemas.bounds); this is the executor's own
+    guard for one built in-process without validation."""
     world(meta_state, {"as1": 10_000})
-    outcome = await live_executor.execute(request("as1", 10**30))
+    outcome = await live_executor.execute(_over_the_ceiling(request("as1", 100)))
     assert outcome.outcome == "failed"
     assert outcome.error is not None and outcome.error.startswith("requested_budget.amount_minor:")
     assert str(MAX_BUDGET_MINOR) in outcome.error
-    again = await live_executor.execute(request("as1", 10**30, change_id=outcome.change_id))
+    again = await live_executor.execute(_over_the_ceiling(request("as1", 100, change_id=outcome.change_id)))
     assert (again.event_id, again.outcome, again.error) == (outcome.event_id, outcome.outcome, outcome.error)
     assert posts(meta_state) == 0 and meta_state.budget_of("as1") == 10_000
+
+
+def _over_the_ceiling(valid: BudgetChangeRequested) -> BudgetChangeRequested:
+    return valid.model_copy(update={"requested_budget": Money.model_construct(amount_minor=10**30, currency="USD")})
 
 
 class _BuggyMeta:
