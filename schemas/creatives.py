@@ -9,9 +9,11 @@ personal data, but only its length is carried: the text itself goes into the emb
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.bounds import Count, WholeNumber
 
 CreativeType = Literal["video", "image", "carousel", "text"]
 CallToAction = Literal["learn_more", "sign_up", "book_demo", "get_quote", "contact_us", "download"]
@@ -33,14 +35,14 @@ class CreativeFeatures(BaseModel):
     has_faces: bool | None = None
     has_text_overlay: bool | None = None
     has_logo: bool | None = None
-    headline_length: int | None = Field(default=None, ge=0, le=1000)
+    headline_length: Annotated[int, Field(ge=0, le=1000), WholeNumber] | None = None
     call_to_action: CallToAction | None = None
     # targeting
     objective: Objective | None = None
     placement: Placement | None = None
     audience: AudienceKind | None = None
-    audience_size: int | None = Field(default=None, ge=0)
-    age_min: int | None = Field(default=None, ge=13, le=65)
-    age_max: int | None = Field(default=None, ge=13, le=65)
+    audience_size: Count | None = None
+    age_min: Annotated[int, Field(ge=13, le=65), WholeNumber] | None = None
+    age_max: Annotated[int, Field(ge=13, le=65), WholeNumber] | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     device: Device | None = None

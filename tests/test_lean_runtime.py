@@ -116,7 +116,7 @@ def test_roasloop_help_works_without_the_lab_and_says_where_its_commands_are(tmp
     result = run([str(ROASLOOP), "--help"], without(forbidden_to_the_runtime(), tmp_path))
     assert result.returncode == 0, result.stderr
     assert listed_commands(result.stdout) == {"migrate", "topics", "schemas", "run", "ingest", "executor",
-                                              "attribution-prune", "stage-values", "report", "priors"}
+                                              "attribution-prune", "stage-values", "report", "priors", "launcher"}
     assert "roasloop[lab]" in result.stdout, "the help says where dev, replay ... went"
 
 
