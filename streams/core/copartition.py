@@ -9,6 +9,10 @@ inbox row is claimed: if its key does not hash to the partition it arrived on, t
 re-published (same ``event_id``, same key; roasloop's producer puts it where murmur2 says), counted
 in ``roasloop_misplaced_records_total`` and logged, and left out of this batch. The owner applies it
 once it arrives there; a crash before the ack re-publishes it again, which the owner's inbox drops.
+
+:class:`CoPartitioned` does this for stages on the shared :class:`Processor` shape; a stage that
+consumes otherwise (the executor, which schedules before it acks) asks :func:`misplaced` per record
+and publishes the event itself before it lets the offset go, so the rule and its metric stay one.
 """
 
 from __future__ import annotations
@@ -36,6 +40,21 @@ def right_partition(topic_name: str, event: Envelope) -> int:
     return partition_for(topic.key(event), topic.partitions)
 
 
+def misplaced(topic_name: str, partition: int, offset: int, event: Envelope) -> bool:
+    """Whether ``event`` arrived on a partition its key does not hash to; if so it is counted and logged.
+
+    The caller then re-publishes ``event`` (roasloop's producer puts it where murmur2 says) and does
+    not apply it here; only after the publish is acknowledged may the record's offset be committed.
+    """
+    right = right_partition(topic_name, event)
+    if right == partition:
+        return False
+    MISPLACED_RECORDS.labels(topic=topic_name).inc()
+    log.warning("record_misplaced", topic=topic_name, partition=partition, offset=offset,
+                right_partition=right, event_id=event.event_id, tenant_id=event.tenant_id)
+    return True
+
+
 @dataclass(frozen=True)
 class CoPartitioned(Processor[E, R]):
     """A :class:`Processor` that first moves misplaced records to their partition (see the module)."""
@@ -43,12 +62,8 @@ class CoPartitioned(Processor[E, R]):
     async def fresh(self, fx: Effects, batch: Sequence[Consumed[E]]) -> list[Consumed[E]]:
         placed: list[Consumed[E]] = []
         for record in batch:
-            right = right_partition(record.topic, record.event)
-            if right == record.partition:
+            if misplaced(record.topic, record.partition, record.offset, record.event):
+                fx.emit(record.event)  # published before the batch commits and the offset is acked
+            else:
                 placed.append(record)
-                continue
-            fx.emit(record.event)  # published before the batch commits and the offset is acked
-            MISPLACED_RECORDS.labels(topic=record.topic).inc()
-            log.warning("record_misplaced", topic=record.topic, partition=record.partition, offset=record.offset,
-                        right_partition=right, event_id=record.event.event_id, tenant_id=record.event.tenant_id)
         return await super().fresh(fx, placed) if placed else []

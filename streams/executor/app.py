@@ -8,7 +8,9 @@ committing when the handler returns would commit requests that have not run. It 
 partition (:mod:`.consumer`); its exactly-once rests on the ``change_id`` of the audit trail rather
 than an inbox row. Tests and benchmarks inject a Meta gateway (the sandbox stand-in) and a jitter;
 ``stage`` is the production wiring: dry-run when no ``META_ACCESS_TOKEN`` is set. On start the
-executor settles intents a previous process left ``executing`` before it consumes.
+executor settles intents a previous process left ``executing`` before it consumes. A record a
+foreign producer put on another partition than murmur2 says is moved there, not applied where it
+landed (:mod:`.consumer`), so one instance owns a group's guardrails.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class ExecutorStage(Stage):
         settings = self.settings
         executor = Executor(res.pool, res.clock, settings, self.meta_factory(res, settings), res.publisher.publish)
         await executor.reconcile()
-        self.consumer = RequestConsumer(executor, res.clock, settings, self.jitter)
+        self.consumer = RequestConsumer(executor, res.clock, settings, self.jitter, move=res.publisher.publish)
         res.spawn(self.consumer.commit_loop(), name="executor-commits")
         res.spawn(self.consumer.expiry_loop(), name="executor-approval-expiry")
 

@@ -17,6 +17,12 @@ decided again by the new owner, one that was sent is reconciled, never re-sent. 
 needs no rebuilding in memory: each evaluation reads the audit trail, so it is current whoever
 owned the partition before.
 
+Foreign producers: a record whose key does not hash (murmur2) to the partition it arrived on is
+not scheduled here - another instance owns its group, and two owners would race its guardrails.
+It is re-published to its partition (:func:`streams.core.copartition.misplaced`, the sampler's
+rule and metric) and its offset is let go only once the broker acknowledged the copy; the owner
+applies it, and a copy published twice (a crash before the commit) is one ``change_id``, one outcome.
+
 Backpressure: when ``max_in_flight`` requests are held, the handler waits, which stops the
 subscriber fetching more.
 """
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -34,9 +40,11 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from faststream.kafka import KafkaMessage
 
+from schemas.envelope import Envelope
 from schemas.events import BudgetChangeRequested, BudgetChangeReviewed
-from schemas.topics import by_group
+from schemas.topics import by_group, topic_for
 from streams.core.clock import Clock
+from streams.core.copartition import misplaced
 from streams.core.dlq import classify
 from streams.core.errors import TransientError
 from streams.core.partitions import group_partition
@@ -51,6 +59,8 @@ from streams.executor.settings import ExecutorSettings
 log = structlog.get_logger("roasloop.executor")
 
 Jitter = Callable[[BudgetChangeRequested], float]
+Move = Callable[[Envelope], Awaitable[None]]
+"""Publishes an event to its catalog topic by its key, returning once the broker acknowledged it."""
 MAX_UNKNOWN_ATTEMPTS = 5
 WORK = (BudgetChangeRequested, BudgetChangeReviewed)
 
@@ -63,8 +73,10 @@ def uniform_jitter(settings: ExecutorSettings) -> Jitter:
 
 class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, executor: Executor, clock: Clock, settings: ExecutorSettings,
-                 jitter: Jitter | None = None) -> None:
+                 jitter: Jitter | None = None, move: Move | None = None) -> None:
         self.executor = executor
+        self.move = move
+        """Where misplaced records are re-published; None only for stand-in records that carry no partitioning."""
         self.clock = clock
         self.settings = settings
         self.jitter = jitter or uniform_jitter(settings)
@@ -97,9 +109,37 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             self.tracker.done(tp, record.offset)  # dead-lettered by the middleware: nothing in flight
             raise
         assert isinstance(request, BudgetChangeRequested | BudgetChangeReviewed)
+        if self.move is not None and misplaced(topic_for(request).name, tp.partition, record.offset, request):
+            await self._move_to_owner(request, tp, record.offset)
+            return
         if tp not in self.epochs:  # a record of a partition whose assignment we were not told of
             await self._claim({tp})
         self.schedule(request, tp, record.offset, record.key.decode() if record.key else None)
+
+    async def _move_to_owner(self, request: BudgetChangeRequested | BudgetChangeReviewed, tp: TopicPartition,
+                             offset: int) -> None:
+        """Re-publish a misplaced record until the broker acks it; only then may its offset be committed.
+
+        Retried here rather than raised: the dead-letter middleware would take a broker hiccup for
+        poison. If the partition is revoked meanwhile, its offset was forgotten uncommitted and the
+        next reader moves the record instead.
+        """
+        assert self.move is not None
+        attempt = 0
+        while True:
+            try:
+                await self.move(request)
+                break
+            except Exception as exc:
+                attempt += 1
+                assignment = self.consumer.assignment() if hasattr(self.consumer, "assignment") else {tp}
+                if tp not in assignment:
+                    return
+                delay = min(30.0, 0.2 * 2 ** min(attempt, 8))
+                log.warning("misplaced_move_retry", change_id=request.change_id, attempt=attempt, delay_s=delay,
+                            error=str(exc)[:300])
+                await asyncio.sleep(delay)
+        self.tracker.done(tp, offset)
 
     def schedule(self, request: BudgetChangeRequested | BudgetChangeReviewed, tp: TopicPartition, offset: int,
                  key: str | None = None) -> Job:

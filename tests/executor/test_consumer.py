@@ -9,7 +9,10 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from schemas import BudgetChangeRequested, BudgetChangeSettled, encode
+from schemas.topics import BUDGET_REQUESTS
 from streams.core.clock import WallClock
+from streams.core.metrics import MISPLACED_RECORDS
+from streams.core.partitions import group_partition
 from streams.executor.consumer import RequestConsumer
 from tests.executor.conftest import executor_settings, request
 
@@ -109,3 +112,52 @@ async def test_intake_waits_when_max_in_flight_requests_are_held() -> None:
     await consumer.scheduler.idle()
     await consumer.commit()
     assert kafka.commits[-1] == {TP: 2}
+
+
+async def test_a_misplaced_request_is_moved_not_run_and_its_offset_waits_for_the_moves_ack() -> None:
+    """A request whose group hashes to another partition is re-published there, never scheduled here;
+    until the broker acks the copy its offset stays in flight, so a crash cannot lose it."""
+    req = request("a", 10_000, campaign="c-moved")
+    right = group_partition(req.tenant_id, req.group_id)
+    wrong = TopicPartition(TP.topic, (right + 1) % BUDGET_REQUESTS.partitions)
+    kafka = FakeKafka(assigned={wrong})
+    executor = GatedExecutor(hold=set())
+    acked = asyncio.Event()
+    moved: list[Any] = []
+
+    async def move(event: Any) -> None:
+        await acked.wait()
+        moved.append(event)
+
+    consumer = RequestConsumer(executor, WallClock(), executor_settings(), move=move)  # type: ignore[arg-type]
+    consumer.epochs[wrong] = 1
+    before = MISPLACED_RECORDS.labels(topic=BUDGET_REQUESTS.name)._value.get()
+    record = Msg(encode(req), Record(wrong.topic, wrong.partition, 7, f"acme:{req.group_id}".encode()), kafka)
+    intake = asyncio.ensure_future(consumer.on_message(record))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert consumer.tracker.committable() == {wrong: 7}  # the copy is not acked yet: nothing past it
+    acked.set()
+    await asyncio.wait_for(intake, timeout=1)
+    await consumer.scheduler.idle()
+    assert moved == [req] and executor.executed == []
+    assert MISPLACED_RECORDS.labels(topic=BUDGET_REQUESTS.name)._value.get() == before + 1
+    await consumer.commit()
+    assert kafka.commits[-1] == {wrong: 8}
+
+
+async def test_a_request_on_its_own_partition_is_run_and_not_moved() -> None:
+    req = request("a", 10_000, campaign="c-home")
+    home = TopicPartition(TP.topic, group_partition(req.tenant_id, req.group_id))
+    kafka = FakeKafka(assigned={home})
+    executor = GatedExecutor(hold=set())
+    moved: list[Any] = []
+
+    async def move(event: Any) -> None:
+        moved.append(event)
+
+    consumer = RequestConsumer(executor, WallClock(), executor_settings(), move=move)  # type: ignore[arg-type]
+    consumer.epochs[home] = 1
+    record = Msg(encode(req), Record(home.topic, home.partition, 0, f"acme:{req.group_id}".encode()), kafka)
+    await consumer.on_message(record)  # type: ignore[arg-type]
+    await consumer.scheduler.idle()
+    assert executor.executed == [req.change_id] and moved == []
