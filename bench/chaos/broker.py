@@ -70,8 +70,20 @@ class RestartableBroker:
 
     def restart(self) -> None:
         """Graceful stop and start on the same port; the bucket (topics, offsets) stays."""
+        self.down()
+        self.up()
+
+    def down(self) -> None:
+        """The first half of a restart: stop the broker gracefully (the bucket stays) and leave it away.
+
+        Split from :meth:`up` so the run can do something while the broker is away - send webhooks
+        that the ingress must then answer 503 - rather than hope the outage meets some traffic.
+        """
         process, self._broker = self._broker, None
         stop_process(process, 10.0)
+
+    def up(self) -> None:
+        """The second half of a restart: start again on the same port, on the same bucket."""
         self._start_broker()
         self.restarts += 1
 

@@ -14,6 +14,7 @@ import contextlib
 import random
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -130,15 +131,24 @@ def plan(count: int, rng: random.Random, broker: bool) -> list[str]:
 
 
 async def disrupt(fleet: Fleet, count: int, gap: tuple[float, float], rng: random.Random,
-                  broker: RestartableBroker | None = None) -> None:
+                  broker: RestartableBroker | None = None,
+                  while_down: Callable[[], Awaitable[str]] | None = None) -> None:
+    """Run the planned disruptions; during the broker restart, ``while_down`` runs with the broker away
+    (it returns a note for the log) and the broker comes back when it returns."""
     for n, planned in enumerate(plan(count, rng, broker is not None), start=1):
         await asyncio.sleep(rng.uniform(*gap))
         fleet.revive()  # as an orchestrator would: a replica that exited (say, broker away at start) comes back
         started = time.monotonic()
         if broker is not None and planned == "broker restart":
-            await asyncio.to_thread(broker.restart)
+            await asyncio.to_thread(broker.down)
+            note = ""
+            try:
+                if while_down is not None:
+                    note = f"; while away: {await while_down()}"
+            finally:
+                await asyncio.to_thread(broker.up)
             fleet.done["broker restart"] += 1
-            kind, what = "broker restart", broker.bootstrap_servers
+            kind, what = "broker restart", broker.bootstrap_servers + note
         else:
             kind, what = await fleet.one(rng, planned)
         print(f"  {kind} {what} (#{n}, {time.monotonic() - started:.1f}s)", flush=True)

@@ -6,12 +6,14 @@ to, retried on connection errors, timeouts, 429 and 5xx with backoff, up to 10 a
 few already-acknowledged batches delivered again (HubSpot duplicates) - and every attempt's status
 is recorded, so the checks can demand that each 2xx produced its events exactly once downstream
 and that every 503 was retried until it landed. Click redirects record the click id the 302 hands
-the visitor (``rl_cid``), which must then be indexed exactly once.
+the visitor (``rl_cid``), which must then be indexed exactly once. While the broker is restarted,
+:class:`OutageWebhooks` sends deliveries on purpose, so the 503 path is always exercised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 from collections import Counter
@@ -32,12 +34,14 @@ TENANT = "tweb"
 LANDING_HOST = "shop.example"
 MAX_ATTEMPTS = 10
 STAGE_PATH = ("appointmentscheduled", "qualifiedtobuy", "closedwon")
+OUTAGE_FIRST_DEAL = 5_000_000  # deals sent during a broker outage: ids apart from the regular feed's
 
 
 @dataclass
 class Delivery:
     events: list[dict[str, Any]]
     statuses: list[int | None] = field(default_factory=list)  # None: connection error or timeout
+    during_outage: bool = False  # first sent while the broker was away (:class:`OutageWebhooks`)
 
     @property
     def landed(self) -> bool:
@@ -69,9 +73,9 @@ def setup_sql() -> list[tuple[str, tuple[Any, ...]]]:
     ]
 
 
-def webhook_events(run_no: int, deals: int, now: datetime) -> list[dict[str, Any]]:
+def webhook_events(run_no: int, deals: int, now: datetime, first_deal: int = 0) -> list[dict[str, Any]]:
     events = []
-    for d in range(deals):
+    for d in range(first_deal, first_deal + deals):
         deal_id = str(run_no * 10_000_000 + d)
         for k, stage in enumerate(STAGE_PATH[: 1 + d % len(STAGE_PATH)]):
             events.append(deal_stage_event(deal_id=deal_id, stage_id=stage, occurred_at=now + timedelta(minutes=k),
@@ -82,8 +86,9 @@ def webhook_events(run_no: int, deals: int, now: datetime) -> list[dict[str, Any
 class Sender:
     """Round-robin over the live ingress ports, as a load balancer in front of the replicas."""
 
-    def __init__(self, ports: Callable[[], list[int]], feed: Feed, rng: random.Random) -> None:
-        self.ports, self.feed, self.rng = ports, feed, rng
+    def __init__(self, ports: Callable[[], list[int]], feed: Feed, rng: random.Random,
+                 on_status: Callable[[int | None], None] | None = None) -> None:
+        self.ports, self.feed, self.rng, self.on_status = ports, feed, rng, on_status
         self.turn = itertools.count()
         self.client = httpx.AsyncClient(timeout=5.0)
 
@@ -101,6 +106,8 @@ class Sender:
             except httpx.HTTPError:
                 status = None
             delivery.statuses.append(status)
+            if self.on_status is not None:
+                self.on_status(status)
             if status is not None and (status < 300 or status not in RETRYABLE_STATUS):
                 return
             # HubSpot spreads its 10 attempts over a day; compressed to ~2 minutes, still longer than a
@@ -157,3 +164,49 @@ async def feed_ingress(ports: Callable[[], list[int]], run_no: int, clicks: int,
     finally:
         await sender.client.aclose()
     return feed
+
+
+class OutageWebhooks:
+    """Signed webhooks sent while the broker is away: the ingress must answer them 503, and HubSpot's
+    retries must then land them once the broker is back.
+
+    Why on purpose: a broker restart lasts seconds and the regular feed may well not meet it, and a
+    check "every 503 was retried and landed" that no 503 reached is true by vacuity. Each delivery
+    runs in the background with :meth:`Sender.deliver`'s HubSpot schedule, so it keeps retrying after
+    :meth:`while_down` returned (and the broker came back); :meth:`finish` waits for them all.
+    """
+
+    def __init__(self, ports: Callable[[], list[int]], run_no: int, rng: random.Random, deliveries: int = 3,
+                 timeout: float = 20.0) -> None:
+        self.feed = Feed()
+        self.sender = Sender(ports, self.feed, rng, on_status=self._answered)
+        self.saw_503 = asyncio.Event()
+        self.run_no, self.per_outage, self.timeout = run_no, deliveries, timeout
+        self.tasks: list[asyncio.Task[None]] = []
+        self.next_deal = OUTAGE_FIRST_DEAL
+
+    async def while_down(self) -> str:
+        """Send deliveries until one was answered 503 (or ``timeout``); say what happened."""
+        deals = self.per_outage * 2
+        events = webhook_events(self.run_no, deals, datetime.now(UTC) - timedelta(hours=1), self.next_deal)
+        self.next_deal += deals
+        sent = [Delivery(b, during_outage=True) for b in batches(events, -(-len(events) // self.per_outage))]
+        self.feed.deliveries += sent
+        self.tasks += [asyncio.create_task(self.sender.deliver(d)) for d in sent]
+        self.saw_503.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.saw_503.wait(), self.timeout)
+        answers = Counter(str(s) for d in sent for s in d.statuses)
+        return f"{len(sent)} webhook deliveries sent, answered {dict(sorted(answers.items()))}"
+
+    def _answered(self, status: int | None) -> None:
+        if status == 503:
+            self.saw_503.set()
+
+    async def finish(self) -> list[Delivery]:
+        """Wait until every outage delivery landed or ran out of attempts; its deliveries, for the checks."""
+        try:
+            await asyncio.gather(*self.tasks)
+        finally:
+            await self.sender.client.aclose()
+        return self.feed.deliveries

@@ -122,13 +122,23 @@ async def check_webhooks(conn: asyncpg.Connection[Any], settings: Settings, topi
                  f"not handled per consumer: {unhandled}")
 
 
-def check_retried(feed: Feed) -> Check:
+def check_retried(feed: Feed, broker_restarts: int) -> Check:
+    """Every delivery landed, and - when the broker was restarted - some were answered 503 first.
+
+    A restart with no 503 means the retry path was never exercised (the webhooks sent while the
+    broker was away were answered otherwise, or not sent): that is a FAIL, not a vacuous PASS.
+    """
     saw_503 = [d for d in feed.deliveries if 503 in d.statuses]
     unlanded = [d for d in feed.deliveries if not d.landed]
     retried_503 = sum(1 for d in saw_503 if d.landed)
-    return Check("every 503 retried and landed", not unlanded,
-                 f"{len(feed.deliveries)} deliveries, answers {dict(sorted(feed.answered.items()))}; "
-                 f"{len(saw_503)} saw a 503 ({retried_503} landed on retry); {len(unlanded)} never landed")
+    during_outage = sum(1 for d in feed.deliveries if d.during_outage)
+    untested = broker_restarts > 0 and not saw_503
+    detail = (f"{len(feed.deliveries)} deliveries ({during_outage} sent while the broker was away), answers "
+              f"{dict(sorted(feed.answered.items()))}; {len(saw_503)} saw a 503 ({retried_503} landed on retry); "
+              f"{len(unlanded)} never landed")
+    if untested:
+        detail += f"; the broker restarted {broker_restarts}x but no webhook was answered 503: retry path untested"
+    return Check("every 503 retried and landed", not unlanded and not untested, detail)
 
 
 async def check_http_clicks(conn: asyncpg.Connection[Any], feed: Feed, tenant: str) -> Check:

@@ -1,16 +1,21 @@
-"""The chaos run's outcome checks tell a right ending from a wrong one (so a FAIL is a finding)."""
+"""The chaos run's outcome checks tell a right ending from a wrong one (so a FAIL is a finding), and the
+broker restart is made to meet webhooks, so the 503 check has something to check."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from bench.chaos.http_feed import Delivery, Feed
+from bench.chaos.fleet import Fleet, disrupt
+from bench.chaos.http_feed import Delivery, Feed, OutageWebhooks
 from bench.chaos.outcomes import check_final_budgets, check_request_outcomes, check_retried
 from schemas.events import BudgetChangeRequested
 from schemas.money import Money
+from streams.lab.sandbox.serve import BackgroundServer
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 INTERRUPTED = "interrupted before Meta confirmed; Meta has 10000, not 10200: not re-applied"
@@ -64,6 +69,73 @@ async def test_superseded_and_blocked_requests_leave_the_last_applied_budget_as_
 def test_a_delivery_answered_503_passes_only_once_a_retry_landed() -> None:
     landed = Delivery(events=[], statuses=[503, None, 200])
     stranded = Delivery(events=[], statuses=[503, 503])
-    assert check_retried(Feed(deliveries=[landed])).passed
-    failed = check_retried(Feed(deliveries=[landed, stranded]))
+    assert check_retried(Feed(deliveries=[landed]), broker_restarts=1).passed
+    failed = check_retried(Feed(deliveries=[landed, stranded]), broker_restarts=1)
     assert not failed.passed and "1 never landed" in failed.detail
+
+
+def test_a_broker_restart_that_met_no_503_fails_the_retry_check_instead_of_passing_vacuously() -> None:
+    """Every delivery landed at once: true, but with a restart in the run it proves nothing about 503s."""
+    history = Feed(deliveries=[Delivery(events=[], statuses=[200]), Delivery(events=[], statuses=[None, 200]),
+                               Delivery(events=[], statuses=[200], during_outage=True)])
+    restarted = check_retried(history, broker_restarts=1)
+    assert not restarted.passed
+    assert "1 sent while the broker was away" in restarted.detail
+    assert "restarted 1x but no webhook was answered 503" in restarted.detail
+    assert check_retried(history, broker_restarts=0).passed  # no restart (a foreign broker): nothing to force
+
+
+async def test_webhooks_sent_while_the_broker_is_away_meet_a_503_and_land_once_it_is_back() -> None:
+    """The outage deliveries return from ``while_down`` once the ingress said 503, and HubSpot's
+    retries land them after the broker is back."""
+    ingress = _Ingress()
+    server = BackgroundServer(ingress)
+    server.start()
+    try:
+        outage = OutageWebhooks(lambda: [server.port], run_no=3, rng=random.Random(5), timeout=10)
+        note = await outage.while_down()
+        assert "503" in note and ingress.answered_503 >= 1
+        ingress.broker_up = True
+        deliveries = await outage.finish()
+    finally:
+        server.stop()
+    assert deliveries and all(d.during_outage and d.landed for d in deliveries)
+    assert any(d.statuses[0] == 503 for d in deliveries)
+    assert check_retried(Feed(deliveries=deliveries), broker_restarts=1).passed
+
+
+async def test_the_broker_stays_away_while_the_outage_webhooks_are_sent() -> None:
+    steps: list[str] = []
+
+    class Broker:
+        bootstrap_servers = "127.0.0.1:1"
+
+        def down(self) -> None:
+            steps.append("down")
+
+        def up(self) -> None:
+            steps.append("up")
+
+    async def while_down() -> str:
+        steps.append("webhooks")
+        return "sent"
+
+    fleet = Fleet((), 1, {}, Path("."))
+    await disrupt(fleet, 1, (0.0, 0.0), random.Random(1), Broker(), while_down=while_down)  # type: ignore[arg-type]
+    assert steps == ["down", "webhooks", "up"] and fleet.done["broker restart"] == 1
+
+
+class _Ingress:
+    """Answers webhooks 503 while the broker is away, 200 once it is back (as the ingress does)."""
+
+    def __init__(self) -> None:
+        self.broker_up = False
+        self.answered_503 = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        status = 200 if self.broker_up else 503
+        self.answered_503 += status == 503
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok" if status == 200 else b"broker unavailable"})
