@@ -60,8 +60,8 @@ class CreativeDescriber:
     async def _describe(self, tenant_id: str, adset_id: str, campaign_id: str, auth: dict[str, str]) -> bool:
         adset = await self.get(f"{self.base}/{adset_id}", {**auth, "fields": ADSET_FIELDS})
         ads = await self.get(f"{self.base}/{adset_id}/ads", {**auth, "fields": AD_FIELDS, "limit": str(ADS_PER_LOOK)})
-        ad = next((a for a in ads.get("data") or [] if isinstance(a, dict) and isinstance(a.get("creative"), dict)
-                   and a["creative"].get("object_story_spec")), None)
+        ad = next((a for a in ads.get("data") or [] if isinstance(a, dict) and isinstance(a.get("creative"), dict)),
+                  None)
         if ad is None:
             log.info("creative_not_found", tenant_id=tenant_id, adset_id=adset_id)
             return False

@@ -10,6 +10,9 @@ Only what the objects say is taken; anything Meta's shapes leave open stays ``No
 the model, never a guess). A custom audience in the targeting, for instance, may be a lookalike
 or a retargeting list - the targeting does not say which - so the audience is then unknown. The
 copy (headline and body) comes back as text for the embedder and is never put in the features.
+A creative made from an existing post (``object_story_id``) or from an asset feed has no
+``object_story_spec``; it is still described from ``object_type``, ``call_to_action_type``,
+``title`` and ``body``, whichever Meta returns.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from schemas.creatives import AudienceKind, CallToAction, CreativeFeatures, Crea
 
 # What the poller asks for: the fields read below, nothing more (no names, no page or link).
 ADSET_FIELDS = "campaign_id,optimization_goal,targeting,campaign{objective}"
-AD_FIELDS = "id,creative{id,object_type,call_to_action_type,object_story_spec}"
+AD_FIELDS = "id,creative{id,object_type,call_to_action_type,title,body,object_story_spec}"
 
 CALLS_TO_ACTION: dict[str, CallToAction] = {
     "LEARN_MORE": "learn_more", "SIGN_UP": "sign_up", "SUBSCRIBE": "sign_up", "APPLY_NOW": "sign_up",
@@ -111,12 +114,12 @@ def describe_graph(adset: Mapping[str, Any], creative: Mapping[str, Any], *, obj
     campaign = adset.get("campaign")
     objective = objective or (str(campaign.get("objective")) if isinstance(campaign, dict) else None)
     kind, data = _story(creative)
-    headline = str(data.get("title") or data.get("name") or "")
-    body = str(data.get("message") or "")
+    headline = str(data.get("title") or data.get("name") or creative.get("title") or "")
+    body = str(data.get("message") or creative.get("body") or "")
     countries = (targeting.get("geo_locations") or {}).get("countries") or []
     features = CreativeFeatures(
         creative_type=_creative_type(creative, kind, data), call_to_action=_call_to_action(creative, data),
-        headline_length=len(headline) if kind else None, video_duration_s=video_duration_s,
+        headline_length=len(headline) if kind or headline else None, video_duration_s=video_duration_s,
         aspect_ratio=aspect_ratio, objective=OBJECTIVES.get(objective or ""),
         placement=_placement(targeting) if targeting else None, audience=_audience(targeting) if targeting else None,
         age_min=_age(targeting, "age_min"), age_max=_age(targeting, "age_max"),

@@ -48,3 +48,11 @@ def test_a_carousel_and_an_unknown_call_to_action_and_a_creative_without_a_story
     bare = describe_graph({}, {"object_type": "VIDEO", "call_to_action_type": "CONTACT_US"}).features
     assert (bare.creative_type, bare.call_to_action, bare.headline_length, bare.placement, bare.objective) == (
         "video", "contact_us", None, None, None)
+
+
+def test_a_creative_from_an_existing_post_is_described_from_its_own_fields() -> None:
+    seen = describe_graph(adset(), {"object_story_id": "9_10", "object_type": "PHOTO", "call_to_action_type": "SIGN_UP",
+                                    "title": "Join the beta", "body": "Early access"})
+    assert (seen.features.creative_type, seen.features.call_to_action, seen.features.headline_length) == (
+        "image", "sign_up", len("Join the beta"))
+    assert seen.text == "Join the beta Early access"
