@@ -1,11 +1,12 @@
 """From a deal-stage event to ``ConversionAttributed``: decide once, wait for late clicks, emit.
 
-Three entry points share one path, :func:`settle`:
+Two entry points share one path, :func:`settle`:
 
-- :func:`on_stage_event` - a ``DealStageChanged`` arrives (the stage's processor claimed it in the
-  inbox: exactly once);
 - :func:`recheck` - new clicks or catalog entries may now match deals that are waiting;
 - the sweeper's expiry - a waiting deal's bound passed: decide with what there is, or ``none``.
+
+The third, a ``DealStageChanged`` arriving (claimed in the inbox: exactly once), makes the same
+decisions for a whole batch at once (:mod:`streams.attribution.stage_batch`).
 
 Every path takes the tenant's advisory lock first. Without it a click committed between a deal's
 "no click yet" read and its "pending" insert would match nobody: the click's re-check would not
@@ -19,12 +20,13 @@ same deterministic ``event_id``, which revenue's inbox drops.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 
-from schemas.codec import decode_as, encode
+from schemas.codec import decode_as
 from schemas.events import DealStageChanged
 from streams.attribution import decisions
 from streams.attribution.decisions import UNATTRIBUTED, Decision
@@ -39,7 +41,22 @@ log = structlog.get_logger("roasloop.attribution")
 
 async def lock_tenant(conn: Conn, tenant_id: str) -> None:
     """Serialize a tenant's click re-checks and deal decisions (held until the transaction ends)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('roasloop-attribution:' || $1, 0))", tenant_id)
+    await lock_tenants(conn, [tenant_id])
+
+
+async def lock_tenants(conn: Conn, tenant_ids: Iterable[str]) -> None:
+    """Lock several tenants in one round trip, always in sorted order.
+
+    Every batch (clicks, deal stages, the sweeper) takes its tenants in that one order, so two
+    batches never wait on each other in a cycle; the locks are taken one after the other in the
+    array's order (volatile functions run after ``ORDER BY``).
+    """
+    ordered = sorted(set(tenant_ids))
+    if ordered:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('roasloop-attribution:' || u.t, 0))"
+            " FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY u.i", ordered,
+        )
 
 
 @dataclass
@@ -96,43 +113,8 @@ async def _pending_events(conn: Conn, tenant_id: str, deal_id: str) -> list[Deal
     return [decode_as(r["event"], DealStageChanged) for r in rows]
 
 
-async def _add_pending(ctx: Context, event: DealStageChanged, waiting_ad: str | None) -> None:
-    c = event.contact
-    await ctx.conn.execute(
-        "INSERT INTO pending_stage_events (tenant_id, deal_id, stage_event_id, occurred_at, deadline, event,"
-        " click_id, fbclid, utm_ad_id, email_hash, device_id, ip_hash, user_agent_hash, waiting_ad_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
-        event.tenant_id, event.deal_id, event.event_id, event.occurred_at,
-        ctx.now + timedelta(seconds=ctx.config.pending_seconds), encode(event).decode(),
-        c.click_id, c.fbclid, c.utm_ad_id, c.email_hash, c.device_id, c.ip_hash, c.user_agent_hash, waiting_ad,
-    )
-
-
 async def _clear_pending(conn: Conn, tenant_id: str, deal_id: str) -> None:
     await conn.execute("DELETE FROM pending_stage_events WHERE tenant_id = $1 AND deal_id = $2", tenant_id, deal_id)
-
-
-async def on_stage_event(ctx: Context, event: DealStageChanged) -> None:
-    """Handle one stage event (claimed in the inbox by the caller, in this transaction)."""
-    await lock_tenant(ctx.conn, event.tenant_id)
-    decided = await decisions.load(ctx.conn, event.tenant_id, event.deal_id)
-    if decided is not None:
-        ctx.fx.emit(decisions.conversion(event, decided, ctx.now))
-        return
-    waiting = await _pending_events(ctx.conn, event.tenant_id, event.deal_id)
-    decision, waiting_ad = await settle(
-        ctx, event.tenant_id, event.deal_id, [*waiting, event], final=ctx.config.pending_seconds <= 0
-    )
-    if decision is not None:
-        if waiting:
-            await _clear_pending(ctx.conn, event.tenant_id, event.deal_id)
-        return
-    await _add_pending(ctx, event, waiting_ad)
-    if waiting_ad is not None:
-        await ctx.conn.execute(
-            "UPDATE pending_stage_events SET waiting_ad_id = $3 WHERE tenant_id = $1 AND deal_id = $2",
-            event.tenant_id, event.deal_id, waiting_ad,
-        )
 
 
 async def resolve_waiting(ctx: Context, tenant_id: str, deal_id: str, *, final: bool) -> Decision | None:
@@ -171,9 +153,7 @@ async def recheck(ctx: Context, new_clicks: list[tuple[str, str]], new_ads: list
 
     The caller has inserted the clicks in this transaction; the tenants' locks are taken here.
     """
-    tenants = sorted({t for t, _ in new_clicks} | {t for t, _ in new_ads})
-    for tenant_id in tenants:
-        await lock_tenant(ctx.conn, tenant_id)
+    await lock_tenants(ctx.conn, [t for t, _ in new_clicks] + [t for t, _ in new_ads])
     rows = await ctx.conn.fetch(
         RECHECK_SQL,
         [t for t, _ in new_clicks], [c for _, c in new_clicks], [t for t, _ in new_ads], [a for _, a in new_ads],
