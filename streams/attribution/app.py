@@ -48,7 +48,8 @@ class AttributionStage(Stage):
         cfg = self.config
         res.consume(CLICKS, group=GROUP + ".clicks", processor=Processor(None, self.index),
                     batching=Batching(cfg.click_batch_max, cfg.click_batch_timeout_ms))
-        res.consume(DEAL_STAGES, group=GROUP, processor=Processor(CONSUMER, self.attribute))
+        res.consume(DEAL_STAGES, group=GROUP, processor=Processor(CONSUMER, self.attribute),
+                    batching=Batching(cfg.deal_batch_max, cfg.deal_batch_timeout_ms))
         res.consume(SPEND, group=GROUP + ".spend", processor=Processor(None, self.learn))
 
     async def start(self, res: Resources) -> None:
