@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from schemas.events import AdClicked, DealStageChanged, SpendReported
 from schemas.topics import CLICKS, DEAL_STAGES, SPEND
 from streams.attribution import click_index, sweeper
-from streams.attribution.resolver import CONSUMER, Context, lock_tenants, recheck
+from streams.attribution.context import Context, lock_tenants
+from streams.attribution.resolver import CONSUMER, recheck
 from streams.attribution.settings import AttributionSettings, load_attribution_settings
 from streams.attribution.stage_batch import attribute_batch
 from streams.core.faststream_app import lazy_app

@@ -1,9 +1,8 @@
-"""A batch of deal-stage events decided set-based: a few statements per batch, not six per event.
+"""Deals decided set-based: a few statements per batch of stage events or waiting deals, not six per deal.
 
-The stage used to run :func:`~streams.attribution.resolver.settle` once per event - lock, load the
-decision, load the pending rows, read the window, match, store - six round trips each, which held
-conversions to a hundred or so a second. Here a batch (already claimed in the inbox, its tenants
-locked by the caller) costs:
+Deciding one event at a time - lock, load the decision, load the pending rows, read the window,
+match, store - cost six round trips per event and held conversions to a hundred or so a second.
+Here a batch (already claimed in the inbox, its tenants locked by the caller) costs:
 
 1. one read each of the batch's stored decisions, pending rows and tenant windows;
 2. one matching statement per *round* (:func:`~streams.attribution.matching.candidates_many`);
@@ -15,6 +14,9 @@ and round ``k`` matches each deal's ``k``-th event that still needs matching (a 
 deal that is still waiting sees the first one's pending row, with its signals). Conversions are
 emitted in the order the events came, each event's conversions where that event would have
 emitted them, so per-key order downstream is what it was.
+
+Waiting deals re-tried together (:func:`resolve_waiting`: by a click batch's re-check, or by the
+sweeper once their wait is over) go through the same reads, one matching statement and writes.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from schemas.codec import decode_as, encode
 from schemas.envelope import Envelope
 from schemas.events import DealStageChanged
 from streams.attribution import decisions
+from streams.attribution.context import Context
 from streams.attribution.decisions import UNATTRIBUTED, Decision
 from streams.attribution.matching import Query, candidates_many, choose, merge_signals
-from streams.attribution.resolver import Context
 
 log = structlog.get_logger("roasloop.attribution")
 
@@ -66,22 +68,9 @@ class Deal:
     """Had stored pending rows when it was decided: to delete."""
 
 
-DECISIONS_SQL = """
-SELECT d.* FROM deal_attributions d
-WHERE (d.tenant_id, d.deal_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-"""
-
 PENDING_SQL = """
 SELECT p.tenant_id, p.deal_id, p.event, p.waiting_ad_id FROM pending_stage_events p
 WHERE (p.tenant_id, p.deal_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-"""
-
-STORE_SQL = """
-INSERT INTO deal_attributions (tenant_id, deal_id, method, matched_on, confidence, click_id, ad_id, adset_id,
-                               campaign_id, group_id, click_occurred_at, conversion_at, decided_at)
-SELECT *, $13::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[],
-                                       $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
-                                       $12::timestamptz[])
 """
 
 CLEAR_SQL = """
@@ -111,8 +100,8 @@ ON CONFLICT DO NOTHING
 async def _load(ctx: Context, keys: list[Key]) -> dict[Key, Deal]:
     tenants, deal_ids = [t for t, _ in keys], [d for _, d in keys]
     deals = {key: Deal(decided=None, pending=[]) for key in keys}
-    for row in await ctx.conn.fetch(DECISIONS_SQL, tenants, deal_ids):
-        deals[(row["tenant_id"], row["deal_id"])].decided = Decision.from_row(row)
+    for key, decision in (await decisions.load_many(ctx.conn, keys)).items():
+        deals[key].decided = decision
     for row in await ctx.conn.fetch(PENDING_SQL, tenants, deal_ids):
         deals[(row["tenant_id"], row["deal_id"])].pending.append(
             Pending(decode_as(row["event"], DealStageChanged), row["waiting_ad_id"], stored=True)
@@ -158,6 +147,16 @@ def _wait(deal: Deal, event: DealStageChanged, waiting_ad: str | None) -> None:
                 p.waiting_ad, p.repointed = waiting_ad, p.repointed or p.stored
 
 
+def _by_time(event: DealStageChanged) -> tuple[datetime, str]:
+    return event.occurred_at, event.event_id
+
+
+def _query(events: list[DealStageChanged], windows: dict[str, int]) -> Query:
+    """What a deal is matched on: all its waiting events' signals, from its earliest event."""
+    tenant_id = events[0].tenant_id
+    return Query(tenant_id, merge_signals([e.contact for e in events]), events[0].occurred_at, windows[tenant_id])
+
+
 async def attribute_batch(ctx: Context, batch: Sequence[DealStageChanged]) -> None:
     """Decide or park every event of ``batch`` (inbox-claimed, tenants locked by the caller), in order."""
     deals: dict[Key, Deal] = await _load(ctx, list(dict.fromkeys((e.tenant_id, e.deal_id) for e in batch)))
@@ -171,20 +170,49 @@ async def attribute_batch(ctx: Context, batch: Sequence[DealStageChanged]) -> No
         for deal in deals.values():
             todo = _next_to_match(ctx, deal, emitted)
             if todo is not None:
-                events = sorted([*(p.event for p in deal.pending), todo[1]], key=lambda e: (e.occurred_at, e.event_id))
+                events = sorted([*(p.event for p in deal.pending), todo[1]], key=_by_time)
                 round_.append((deal, todo[0], todo[1], events))
         if not round_:
             break
-        queries = [Query(event.tenant_id, merge_signals([e.contact for e in events]), events[0].occurred_at,
-                         windows[event.tenant_id]) for _, _, event, events in round_]
-        found = await candidates_many(ctx.conn, queries, ctx.config.clock_skew_seconds,
-                                      ctx.config.probabilistic_candidates)
+        found = await candidates_many(ctx.conn, [_query(events, windows) for *_, events in round_],
+                                      ctx.config.clock_skew_seconds, ctx.config.probabilistic_candidates)
         for (deal, index, event, events), matches in zip(round_, found, strict=True):
             match, waiting_ad = choose(matches, final=final)
             if match is None and not final:
                 _wait(deal, event, waiting_ad)
             else:
                 _settled(ctx, deal, index, events, Decision.from_match(match) if match else UNATTRIBUTED, emitted)
+    await _finish(ctx, deals, emitted)
+
+
+async def resolve_waiting(ctx: Context, keys: Sequence[Key], *, final: bool) -> int:
+    """Re-try waiting deals (their tenants locked by the caller); ``final``: their wait is over.
+
+    Each is decided from all its waiting events, or keeps waiting - for the ad its best click is
+    on, or for nothing. Returns how many were decided.
+    """
+    if not keys:  # most click batches match no waiting deal: no round trip for them
+        return 0
+    deals = await _load(ctx, list(dict.fromkeys(keys)))
+    waiting = [(deal, sorted((p.event for p in deal.pending), key=_by_time)) for deal in deals.values() if deal.pending]
+    windows = await _windows(ctx, sorted({events[0].tenant_id for _, events in waiting}))
+    found = await candidates_many(ctx.conn, [_query(events, windows) for _, events in waiting],
+                                  ctx.config.clock_skew_seconds, ctx.config.probabilistic_candidates)
+    emitted: dict[int, list[Envelope]] = {}
+    for index, ((deal, events), matches) in enumerate(zip(waiting, found, strict=True)):
+        match, waiting_ad = choose(matches, final=final)
+        if match is None and not final:
+            for p in deal.pending:
+                if p.waiting_ad != waiting_ad:
+                    p.waiting_ad, p.repointed = waiting_ad, True
+        else:
+            _settled(ctx, deal, index, events, Decision.from_match(match) if match else UNATTRIBUTED, emitted)
+    await _finish(ctx, deals, emitted)
+    return sum(1 for deal in deals.values() if deal.new_decision is not None)
+
+
+async def _finish(ctx: Context, deals: dict[Key, Deal], emitted: dict[int, list[Envelope]]) -> None:
+    """Write the net effect, then emit the conversions in the order their events came."""
     await _write(ctx, deals)
     _log_decided(deals)
     for index in sorted(emitted):
@@ -203,15 +231,8 @@ def _log_decided(deals: dict[Key, Deal]) -> None:
 
 async def _write(ctx: Context, deals: dict[Key, Deal]) -> None:
     """The batch's net effect on PostgreSQL, one statement per kind of change."""
-    new = [(key, d.new_decision) for key, d in deals.items() if d.new_decision is not None]
-    if new:
-        await ctx.conn.execute(
-            STORE_SQL, [k[0] for k, _ in new], [k[1] for k, _ in new],
-            *[list(column) for column in zip(*((
-                dec.method, dec.matched_on, dec.confidence, dec.click_id, dec.ad_id, dec.adset_id, dec.campaign_id,
-                dec.group_id, dec.click_occurred_at, at) for _, (dec, at) in new), strict=True)],
-            ctx.now,
-        )
+    await decisions.store_many(ctx.conn, [(*key, *d.new_decision) for key, d in deals.items()
+                                          if d.new_decision is not None], ctx.now)
     cleared = [key for key, d in deals.items() if d.cleared]
     if cleared:
         await ctx.conn.execute(CLEAR_SQL, [t for t, _ in cleared], [d for _, d in cleared])

@@ -9,7 +9,7 @@ import asyncpg
 
 from schemas import ConversionAttributed, DealStageChanged
 from streams.attribution import click_index
-from streams.attribution.resolver import Context
+from streams.attribution.context import Context
 from streams.attribution.stage_batch import attribute_batch
 from streams.core.process import Effects
 from tests.attribution.factories import FAST, T0, click, stage
