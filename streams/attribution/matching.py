@@ -158,20 +158,6 @@ async def candidates_many(
     return found
 
 
-async def candidates(
-    conn: Conn,
-    tenant_id: str,
-    signals: ContactSignals,
-    conversion_at: datetime,
-    window_days: int,
-    clock_skew_seconds: float,
-    max_probabilistic: int = 100,
-) -> list[Match]:
-    """Every layer's best click, best layer first (empty: nothing in the window matches)."""
-    query = Query(tenant_id, signals, conversion_at, window_days)
-    return (await candidates_many(conn, [query], clock_skew_seconds, max_probabilistic))[0]
-
-
 def choose(matches: list[Match], *, final: bool) -> tuple[Match | None, str | None]:
     """First match wins; returns ``(match, waiting_ad_id)``.
 
