@@ -34,7 +34,23 @@ async def expire_pending(res: Resources, config: AttributionSettings, limit: int
     if not due:
         return 0
     keys = [(r["tenant_id"], r["deal_id"]) for r in due]
-    async with res.effects() as fx:  # one transaction for the lot, as a batch of stage events
+    try:
+        return await _expire(res, config, keys)  # one transaction for the lot, as a batch of stage events
+    except Exception:
+        log.exception("attribution_sweep_batch_failed", deals=len(keys))
+    # One deal that cannot be decided must not hold back the others, as a poison record does not in a
+    # stage batch: alone, each either lands or is logged and tried again at the next sweep.
+    expired = 0
+    for key in keys:
+        try:
+            expired += await _expire(res, config, [key])
+        except Exception:
+            log.exception("attribution_sweep_deal_failed", tenant_id=key[0], deal_id=key[1])
+    return expired
+
+
+async def _expire(res: Resources, config: AttributionSettings, keys: list[tuple[str, str]]) -> int:
+    async with res.effects() as fx:
         await lock_tenants(fx.conn, [t for t, _ in keys])
         return await resolve_waiting(Context(fx, config), keys, final=True)
 
