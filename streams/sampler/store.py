@@ -19,6 +19,7 @@ import numpy as np
 from schemas.events import EvidenceMark, RevenueRecognized, SpendReported
 from streams.core.db import Conn
 from streams.sampler.delays import DelayModel
+from streams.sampler.inflight import DealCredit
 from streams.sampler.model import Posterior
 from streams.sampler.state import DayFacts, EntityInfo, GroupState, ModelConfig, age_days
 
@@ -124,6 +125,11 @@ async def apply_facts(conn: Conn, events: Sequence[RevenueRecognized | SpendRepo
             lags.append((e.tenant_id, e.group_id, "deals", lag, 1.0))
     await conn.executemany(REVENUE_DAY_SQL, days)
     await conn.executemany(LAG_SQL, lags)
+
+
+def deal_credit(event: RevenueRecognized) -> DealCredit:
+    """What the event says about its deal: open or resolved, at which stage, credited how much."""
+    return DealCredit(event.deal_id, event.kind, event.stage_id, event.credited_total_minor)
 
 
 def first_credit(event: RevenueRecognized) -> bool:
