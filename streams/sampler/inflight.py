@@ -21,7 +21,7 @@ Everything is a pure function of the deal records and "now", so replay reproduce
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
@@ -36,6 +36,8 @@ DAY = 86_400.0
 AGE_EDGES: tuple[float, ...] = (0.0, 1.0, 3.0, 7.0, 14.0, 28.0)
 """Lower edges (days since the click) of the age bins open deals are compared within."""
 OPEN_STAGES = ("lead", "appointment")
+MIN_MATURITY = 0.1
+"""An open deal's credit is developed at most tenfold: a curve fitted on few deals is noisy young."""
 Stage = Literal["lead", "appointment"]
 
 
@@ -101,46 +103,59 @@ class DealValues:
     value_sq: FloatArray
 
 
+Maturity = Callable[[FloatArray], FloatArray]
+
+
 def eventual_values(deals: Mapping[str, DealRecord], entity_ids: Sequence[str], now: datetime,
-                    settle_days: float, entity_pseudo: float, group_pseudo: float = 1.0) -> DealValues:
-    """Every deal of ``entity_ids`` at its eventual value as of ``now`` (see module docstring)."""
+                    settle_days: float, entity_pseudo: float, lookahead_days: float,
+                    maturity: Maturity | None = None, group_pseudo: float = 1.0) -> DealValues:
+    """Every deal of ``entity_ids`` at its eventual value as of ``now`` (see module docstring).
+
+    An open deal's peers are the deals that were open at its stage at the start of its age bin and
+    have been watched for ``lookahead_days`` since, valued at what they are now (resolved or not).
+    Peers that merely *resolved* would be the quick ones - losses come days before wins - and
+    would value every young deal at nearly nothing; watching every peer for the same time, as
+    chain-ladder development does, keeps the slow wins and the stalls in the comparison.
+
+    ``maturity(age)``: the share of a deal's eventual value the group's development curve says is
+    credited by that age. Without peers an open deal is worth its credit developed by it - what
+    the curve alone would say - so the valuation starts where the curve-only model stood.
+    """
     position = {e: i for i, e in enumerate(entity_ids)}
     nb, k = len(AGE_EDGES), len(entity_ids)
-    # per (entity, stage, bin): resolved peers' count, sum and sum of squares of eventual values
+    # per (entity, stage, bin): peers' count, sum and sum of squares of their values now
     stats = np.zeros((k + 1, 2, nb, 3))  # row k: the group (every entity of the state, active or not)
-    resolved: list[tuple[str, DealRecord, float]] = []
-    open_: list[tuple[str, DealRecord, float]] = []
+    index: list[int] = []
+    days: list[date] = []
+    value: list[float] = []
+    value_sq: list[float] = []
+    open_: list[tuple[DealRecord, float]] = []
     for deal_id in sorted(deals):
         d = deals[deal_id]
         age = max((now - d.start_at).total_seconds() / DAY, 0.0)
-        if d.resolved_at is not None and d.resolved_at <= now:
-            duration = (d.resolved_at - d.start_at).total_seconds() / DAY
-        elif age >= settle_days:
-            duration = settle_days  # stalled: settled at its credit
-        else:
-            open_.append((deal_id, d, age))
-            continue
-        resolved.append((deal_id, d, duration))
+        resolved = d.resolved_at is not None and d.resolved_at <= now
+        duration = (d.resolved_at - d.start_at).total_seconds() / DAY if resolved and d.resolved_at else age
         v = float(d.credited_minor)
         for b, edge in enumerate(AGE_EDGES):
-            if edge >= duration:
+            if edge >= duration or edge + lookahead_days > age:
                 break
             s = OPEN_STAGES.index(d.stage_at(edge))
             for row in ((position[d.entity_id],) if d.entity_id in position else ()) + (k,):
                 stats[row, s, b] += (1.0, v, v * v)
-    index, days, value, value_sq = [], [], [], []
-    for _, d, _ in resolved:
-        if d.entity_id in position:
-            v = float(d.credited_minor)
+        if d.entity_id not in position:
+            continue
+        if resolved or age >= settle_days:  # final, or stalled: settled at its credit
             index.append(position[d.entity_id])
             days.append(d.cohort_day)
             value.append(v)
             value_sq.append(v * v)
-    for _, d, age in open_:
-        if d.entity_id not in position:
-            continue
+        else:
+            open_.append((d, age))
+    ages = np.array([age for _, age in open_], dtype=np.float64)
+    developed = np.clip(maturity(ages), MIN_MATURITY, 1.0) if maturity is not None else np.ones_like(ages)
+    for (d, age), m in zip(open_, developed.tolist(), strict=True):
         i, s, b = position[d.entity_id], OPEN_STAGES.index(d.stage_at(age)), _bin(age)
-        c = float(d.credited_minor)
+        c = float(d.credited_minor) / m
         n_g, sum_g, sq_g = stats[k, s, b]
         mean_g = (sum_g + group_pseudo * c) / (n_g + group_pseudo)
         second_g = (sq_g + group_pseudo * c * c) / (n_g + group_pseudo)

@@ -73,6 +73,9 @@ class ModelConfig:
     """Value per deal from each deal's eventual value - resolved, or expected given its stage and
     age while open (:mod:`streams.sampler.inflight`) - instead of its credits so far developed by
     the group's curve. Needs the revenue events' deal ids; groups without them use the curve."""
+    in_flight_lookahead_days: float = 21.0
+    """How long an open deal's peers must have been watched since its age to say what it becomes:
+    about a B2B pipeline's length (lead to close); a deal without such peers keeps its credit."""
 
 
 @dataclass(slots=True)
@@ -225,7 +228,15 @@ class GroupState:
         jump_abs = total(column("jump_abs"), value_weight)
         jump_sq = total(column("jump_sq"), value_weight)
         if config.value_in_flight and self.deals:
-            v = eventual_values(self.deals, entity_ids, now, config.horizon_days, config.prior.value_pseudo_deals)
+            value_curve = self.delays.increments(*cohorts)
+            deal_curve = self.deal_delays.increments(*cohorts)
+
+            def developed(ages: np.ndarray) -> np.ndarray:
+                return np.asarray(self.delays.cdf(ages, value_curve)
+                                  / np.maximum(self.deal_delays.cdf(ages, deal_curve), 1e-6), dtype=np.float64)
+
+            v = eventual_values(self.deals, entity_ids, now, config.horizon_days, config.prior.value_pseudo_deals,
+                                config.in_flight_lookahead_days, developed)
             w = decay_weights(np.array([cohort_age_days(now, d) for d in v.cohort_days], dtype=np.float64),
                               config.value_half_life_days)
             value_exposure = np.bincount(v.index, weights=w, minlength=k)

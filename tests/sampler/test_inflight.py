@@ -59,7 +59,8 @@ def test_an_open_deal_is_valued_at_what_its_resolved_peers_at_its_stage_and_age_
     state = GroupState.for_model("t", "g", CONFIG)
     whale_history(state)
     deal(state, "whale", "open", NOW - timedelta(days=8), [lead(), appointment(4.0)])
-    v = eventual_values(state.deals, ["whale"], NOW, CONFIG.horizon_days, entity_pseudo=3.0)
+    v = eventual_values(state.deals, ["whale"], NOW, CONFIG.horizon_days, entity_pseudo=3.0,
+                        lookahead_days=CONFIG.in_flight_lookahead_days)
     open_value = v.value[-1]  # open deals come after the resolved ones
     assert open_value > 10 * APPOINTMENT  # not its credit so far
     assert open_value < WHALE  # shrunk towards the group (here the same deals) and its own credit
@@ -71,7 +72,8 @@ def test_a_young_open_deal_is_not_judged_by_its_quick_losing_peers_alone() -> No
     whale_history(state)
     deal(state, "whale", "young", NOW - timedelta(hours=12), [lead(0.01)])
     deal(state, "whale", "older", NOW - timedelta(days=3.5), [lead()])
-    v = eventual_values(state.deals, ["whale"], NOW, CONFIG.horizon_days, entity_pseudo=3.0)
+    v = eventual_values(state.deals, ["whale"], NOW, CONFIG.horizon_days, entity_pseudo=3.0,
+                        lookahead_days=CONFIG.in_flight_lookahead_days)
     # ordering of open deals is by deal id: "older" < "young"
     older, young = v.value[-2], v.value[-1]
     assert older > young  # by 3 days the quick losses are out of the comparison
@@ -81,7 +83,8 @@ def test_a_deal_open_past_the_horizon_has_stalled_and_counts_at_its_credit() -> 
     state = GroupState.for_model("t", "g", CONFIG)
     whale_history(state)
     deal(state, "whale", "stalled", NOW - timedelta(days=CONFIG.horizon_days + 1), [lead()])
-    v = eventual_values(state.deals, ["whale"], NOW, CONFIG.horizon_days, entity_pseudo=3.0)
+    v = eventual_values(state.deals, ["whale"], NOW, CONFIG.horizon_days, entity_pseudo=3.0,
+                        lookahead_days=CONFIG.in_flight_lookahead_days)
     assert LEAD in v.value.tolist()
 
 
@@ -126,6 +129,20 @@ def test_the_same_deals_in_any_order_give_the_same_values() -> None:
         for n in ids:
             click = NOW - timedelta(days=30 - n)
             deal(state, "e", f"d{n}", click, [lead(), appointment(3.0)] + ([won(15.0, WHALE)] if n % 2 else []))
-        return eventual_values(state.deals, ["e"], NOW, CONFIG.horizon_days, 3.0).value
+        return eventual_values(state.deals, ["e"], NOW, CONFIG.horizon_days, 3.0,
+                              CONFIG.in_flight_lookahead_days).value
 
     assert np.array_equal(values(0), values(1))
+
+
+def test_without_watched_peers_an_open_deal_is_worth_its_credit_developed_by_the_groups_curve() -> None:
+    state = GroupState.for_model("t", "g", CONFIG)
+    deal(state, "e", "young", NOW - timedelta(days=2), [lead()])
+
+    def half(ages: np.ndarray) -> np.ndarray:
+        return np.full_like(ages, 0.5)
+
+    v = eventual_values(state.deals, ["e"], NOW, CONFIG.horizon_days, 3.0, CONFIG.in_flight_lookahead_days, half)
+    assert v.value.tolist() == [2 * LEAD]
+    without = eventual_values(state.deals, ["e"], NOW, CONFIG.horizon_days, 3.0, CONFIG.in_flight_lookahead_days)
+    assert without.value.tolist() == [LEAD]
