@@ -72,7 +72,8 @@ class ExecutorStage(Stage):
 
     async def start(self, res: Resources) -> None:
         settings = self.settings
-        executor = Executor(res.pool, res.clock, settings, self.meta_factory(res, settings), res.publisher.publish)
+        executor = Executor(res.pool, res.clock, settings, self.meta_factory(res, settings), res.publisher.publish,
+                            publish_many=res.publisher.publish_many)
         await executor.reconcile()
         self.consumer = RequestConsumer(executor, res.clock, settings, self.jitter)
         res.spawn(self.consumer.commit_loop(), name="executor-commits")
@@ -82,6 +83,7 @@ class ExecutorStage(Stage):
         consumer, self.consumer = self.consumer, None
         if consumer is not None:
             await consumer.scheduler.drop()
+            await consumer.batches.close()
             if isinstance(consumer.executor.meta, MetaClient):
                 await consumer.executor.meta.aclose()
 

@@ -42,6 +42,8 @@ from streams.core.errors import TransientError
 from streams.core.partitions import group_partition
 from streams.core.stage import decode_event
 from streams.executor import approvals
+from streams.executor.batch import GroupResult, Item, settle_batch
+from streams.executor.coalesce import Coalescer
 from streams.executor.executor import Executor
 from streams.executor.fencing import Fence, Fenced, claim, instance_id
 from streams.executor.offsets import OffsetTracker
@@ -69,7 +71,11 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self.settings = settings
         self.jitter = jitter or uniform_jitter(settings)
         self.tracker: OffsetTracker[TopicPartition] = OffsetTracker()
-        self.scheduler = KeyedScheduler(self._run, clock, self._done)
+        self.batches: Coalescer[list[Item], GroupResult] = Coalescer(self._settle, settings.batch_max_requests)
+        # a stand-in executor (tests of intake and rebalances) runs one request at a time
+        run_many = self._run_many if isinstance(executor, Executor) else None
+        self.scheduler = KeyedScheduler(self._run, clock, self._done, run_many=run_many,
+                                        max_batch=settings.batch_max_requests)
         self.consumer: Any = None
         self.owner = instance_id()
         self.epochs: dict[TopicPartition, int] = {}
@@ -142,6 +148,40 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
                 log.warning("request_retry", change_id=job.request.change_id, kind=kind, attempt=attempt,
                             delay_s=delay, error=str(exc)[:300])
                 await asyncio.sleep(delay)
+
+    async def _run_many(self, jobs: list[Job]) -> int:
+        """A campaign's due requests through the batch (:mod:`.batch`); what it leaves to the
+        one-request path runs here, so the campaign's order holds. Returns how many finished."""
+        result = await self.batches.submit([Item(j.request, j.received_at, j.superseded_by)  # type: ignore[arg-type]
+                                            for j in jobs])
+        finished = result.done
+        if finished < len(jobs) and result.intent is not None:
+            await self._send(jobs[finished])
+            finished += 1
+        elif finished < len(jobs) and result.single:
+            await self._run(jobs[finished])
+            finished += 1
+        return finished
+
+    async def _settle(self, groups: list[list[Item]]) -> list[GroupResult]:
+        try:
+            return await settle_batch(self.executor, groups)
+        except Exception as exc:  # each campaign's next request retries alone, as it always could
+            log.warning("batch_failed", requests=sum(map(len, groups)), error=str(exc)[:300],
+                        error_type=type(exc).__name__)
+            return [GroupResult(single=True) for _ in groups]
+
+    async def _send(self, job: Job) -> None:
+        """Send an intent the batch decided; on trouble the one-request path settles it (it finds
+        the intent: re-decided if never sent, reconciled if sent)."""
+        assert isinstance(job.request, BudgetChangeRequested)
+        try:
+            await self.executor.send_intent(job.request, job.fence)
+        except Fenced:  # logged where refused; the partition's owner runs the record
+            job.fenced = True
+        except Exception as exc:
+            log.warning("intent_send_retry", change_id=job.request.change_id, error=str(exc)[:300])
+            await self._run(job)
 
     async def _abandon(self, job: Job, exc: Exception, attempts: int) -> None:
         """Give an abandoned request its one outcome: ``failed``, naming the error (a review's
