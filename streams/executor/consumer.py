@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ from faststream.kafka import KafkaMessage
 from schemas.events import BudgetChangeRequested, BudgetChangeReviewed
 from schemas.topics import by_group
 from streams.core.clock import Clock
-from streams.core.dlq import classify
+from streams.core.dlq import POISON, classify
 from streams.core.errors import TransientError
 from streams.core.partitions import group_partition
 from streams.core.stage import decode_event
@@ -53,6 +53,7 @@ from streams.executor.settings import ExecutorSettings
 log = structlog.get_logger("roasloop.executor")
 
 Jitter = Callable[[BudgetChangeRequested], float]
+DeadLetter = Callable[[Any, BaseException, int], Awaitable[None]]
 MAX_UNKNOWN_ATTEMPTS = 5
 WORK = (BudgetChangeRequested, BudgetChangeReviewed)
 
@@ -87,25 +88,45 @@ class RequestConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
 
     # -- intake -----------------------------------------------------------------------------
     async def on_message(self, msg: KafkaMessage) -> None:
-        record: Any = msg.raw_message
+        """One record (a poison one raises, for the dead-letter middleware)."""
         self.consumer = msg.consumer
+        request = await self._intake(msg.raw_message, msg.body)
+        if isinstance(request, Exception):
+            raise request
+
+    async def on_records(self, records: list[Any], consumer: Any, dead_letter: DeadLetter) -> None:
+        """A fetched batch, record by record in offset order; a poison record goes alone to the
+        dead-letter topic (it is done at once, so it never holds a commit back) and its
+        neighbours are scheduled as usual. Why batches: per record, FastStream's dispatch cost
+        more than deciding the request."""
+        self.consumer = consumer
+        for record in records:
+            problem = await self._intake(record, record.value or b"")
+            if isinstance(problem, POISON):
+                await dead_letter(record, problem, 1)
+            elif problem is not None:
+                raise problem  # not the record's fault: the batch is retried (its effects are idempotent)
+
+    async def _intake(self, record: Any, body: bytes) -> Exception | None:
+        """Track and schedule one record; returns the decoding error of a poison record."""
         tp = TopicPartition(record.topic, record.partition)
         while self.scheduler.size >= self.settings.max_in_flight:
             self._space.clear()
             await self._space.wait()
         assignment = self.consumer.assignment() if hasattr(self.consumer, "assignment") else {tp}
         if tp not in assignment:
-            return  # revoked while this record was in hand: its new owner will read it
+            return None  # revoked while this record was in hand: its new owner will read it
         self.tracker.track(tp, record.offset)
         try:
-            request = decode_event(msg.body, WORK)
-        except Exception:
-            self.tracker.done(tp, record.offset)  # dead-lettered by the middleware: nothing in flight
-            raise
+            request = decode_event(body, WORK)
+        except Exception as exc:
+            self.tracker.done(tp, record.offset)  # dead-lettered: nothing in flight
+            return exc
         assert isinstance(request, BudgetChangeRequested | BudgetChangeReviewed)
         if tp not in self.epochs:  # a record of a partition whose assignment we were not told of
             await self._claim({tp})
         self.schedule(request, tp, record.offset, record.key.decode() if record.key else None)
+        return None
 
     def schedule(self, request: BudgetChangeRequested | BudgetChangeReviewed, tp: TopicPartition, offset: int,
                  key: str | None = None) -> Job:
