@@ -17,6 +17,11 @@ decided again by the new owner, one that was sent is reconciled, never re-sent. 
 needs no rebuilding in memory: each evaluation reads the audit trail, so it is current whoever
 owned the partition before.
 
+Batches: the subscriber hands over fetched batches (:meth:`RequestConsumer.on_records`); each
+campaign's queue hands its due requests to a group commit (:mod:`.coalesce`), which decides the
+queues' requests together (:mod:`.batch`). Offsets are still tracked per record, so a commit
+never passes a request whose outcome is not recorded and published.
+
 Backpressure: when ``max_in_flight`` requests are held, the handler waits, which stops the
 subscriber fetching more.
 """

@@ -19,7 +19,8 @@ a rebalance never fails a change. Sent: it is reconciled by reading the budget f
 target -> completed; otherwise it waits ``reconcile_grace_seconds`` for the sender to settle it,
 then fails naming why, *not* re-applied (the call may still land). A campaign's requests run one
 at a time (see ``scheduler``), so the history read and the intent write cannot race for one
-campaign.
+campaign. Many requests at once take :mod:`.batch`, which records exactly what this path records
+(one :meth:`Executor.decided_fields`) and hands back to it what it does not do.
 """
 
 from __future__ import annotations
