@@ -15,6 +15,8 @@ while small - and its answers are the ground truth for recall.
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import time
 
 import faiss
@@ -51,6 +53,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", choices=("clustered", "random"), default="clustered")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object; ratio = HNSW queries/s over flat's at the first efSearch")
     args = parser.parse_args()
     faiss.omp_set_num_threads(args.threads)
 
@@ -59,7 +63,8 @@ def main() -> None:
     q = _vectors(rng, args.data, args.queries, args.dim)
     faiss.normalize_L2(x)
     faiss.normalize_L2(q)
-    print(f"winner index bench: n={args.n:,} dim={args.dim} queries={args.queries} k={args.k} "
+    say = (lambda *_: None) if args.json else print
+    say(f"winner index bench: n={args.n:,} dim={args.dim} queries={args.queries} k={args.k} "
           f"data={args.data} threads={args.threads} HNSW M={args.m} efConstruction={args.ef_construction}")
 
     t = time.perf_counter()
@@ -82,8 +87,9 @@ def main() -> None:
     hnsw_build = time.perf_counter() - t
     del x
 
-    print(f"{'index':<22}{'build s':>10}{'queries/s':>12}{'recall@' + str(args.k):>11}{'speed-up':>10}")
-    print(f"{'flat (exact)':<22}{flat_build:>10.1f}{flat_qps:>12.0f}{1.0:>11.3f}{1.0:>10.1f}")
+    say(f"{'index':<22}{'build s':>10}{'queries/s':>12}{'recall@' + str(args.k):>11}{'speed-up':>10}")
+    say(f"{'flat (exact)':<22}{flat_build:>10.1f}{flat_qps:>12.0f}{1.0:>11.3f}{1.0:>10.1f}")
+    rows: list[dict[str, float]] = []
     for ef in args.ef_search:
         index.hnsw = HnswParams(args.m, args.ef_construction, ef)
         index.search_raw(q[: min(50, len(q))], args.k)  # warm-up
@@ -93,8 +99,18 @@ def main() -> None:
         recall = np.mean([len(set(a.tolist()) & set(b.tolist())) / args.k
                           for a, b in zip(labels, truth, strict=True)])
         qps = args.queries / hnsw_s
-        print(f"{'hnsw efSearch=' + str(ef):<22}{hnsw_build:>10.1f}{qps:>12.0f}{recall:>11.3f}"
+        rows.append({"ef_search": ef, "queries_per_s": round(qps), "recall_at_k": round(float(recall), 4),
+                     "speed_up": round(qps / flat_qps, 2)})
+        say(f"{'hnsw efSearch=' + str(ef):<22}{hnsw_build:>10.1f}{qps:>12.0f}{recall:>11.3f}"
               f"{qps / flat_qps:>10.1f}")
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    say(f"peak memory {peak_mib:,.0f} MiB (vectors, flat and HNSW indexes together)")
+    if args.json:
+        print(json.dumps({"bench": "winners", "n": args.n, "dim": args.dim, "data": args.data, "k": args.k,
+                          "m": args.m, "ef_construction": args.ef_construction,
+                          "flat_build_s": round(flat_build, 1), "flat_queries_per_s": round(flat_qps),
+                          "hnsw_build_s": round(hnsw_build, 1), "hnsw": rows, "peak_rss_mib": round(peak_mib),
+                          "ratio": rows[0]["speed_up"], "recall_at_k": rows[0]["recall_at_k"]}))
 
 
 if __name__ == "__main__":

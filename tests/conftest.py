@@ -14,7 +14,7 @@ from streams.core.db import create_pool
 from streams.core.migrate import migrate
 from streams.core.settings import Settings, load_settings
 from streams.core.topics_admin import ensure_topics
-from tests.infra import kafka_server, postgres_server
+from tests.infra import drop_topics, kafka_server, postgres_server
 
 pytest_plugins = ("tests.meta_standin", "tests.jwt_issuer")
 
@@ -44,7 +44,8 @@ def test_id() -> str:
 
 @pytest.fixture
 async def settings(kafka_bootstrap: str, pg_url: str, test_id: str) -> AsyncIterator[Settings]:
-    """Settings for one test: its own topic prefix (topics created) and database schema (migrated)."""
+    """Settings for one test: its own topic prefix (topics created) and database schema (migrated),
+    both dropped afterwards; a topic a test makes under a name containing its prefix goes too."""
     s = load_settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=pg_url,
@@ -67,6 +68,7 @@ async def settings(kafka_bootstrap: str, pg_url: str, test_id: str) -> AsyncIter
         await conn.execute(f'DROP SCHEMA IF EXISTS "{s.database_schema}" CASCADE')
     finally:
         await conn.close()
+    await drop_topics(kafka_bootstrap, s.topic_prefix)
 
 
 @pytest.fixture

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from schemas import AdClicked
 from schemas.codec import decode
 from schemas.envelope import Envelope
 from schemas.topics import Topic
@@ -72,3 +74,9 @@ async def running_stages(settings: Settings, stages: Sequence[Stage], clock: Clo
         yield runner
     finally:
         await runner.stop()
+
+
+def numbered_click(n: int, tenant: str = "acme") -> AdClicked:
+    """Click number ``n``: event id ``click-n``, click id ``cn``, for specifications of the stage machinery."""
+    return AdClicked(event_id=f"click-{n}", tenant_id=tenant, occurred_at=datetime(2026, 5, 1, tzinfo=UTC),
+                     click_id=f"c{n}", ad_id="ad1")

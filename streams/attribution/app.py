@@ -6,7 +6,8 @@ never pauses another's, and each joins without waiting for the others:
 
 - clicks, in batches: a bad record is dead-lettered alone, the good ones are indexed in one
   transaction that also re-checks waiting deals (no inbox: a click is indexed once by its id);
-- deal-stage changes (keyed by deal, so a deal's stages stay in order), claimed in the inbox;
+- deal-stage changes (keyed by deal, so a deal's stages stay in order), claimed in the inbox and
+  decided a batch at a time (:mod:`.stage_batch`);
 - spend reports, only to learn which allocation group an ad set or campaign belongs to.
 
 A background sweeper decides deals whose wait for a late click is over (:mod:`.sweeper`).
@@ -17,13 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import structlog
-
 from schemas.events import AdClicked, DealStageChanged, SpendReported
 from schemas.topics import CLICKS, DEAL_STAGES, SPEND
 from streams.attribution import click_index, sweeper
-from streams.attribution.resolver import CONSUMER, Context, lock_tenant, on_stage_event, recheck
+from streams.attribution.context import Context, lock_tenants
+from streams.attribution.resolver import CONSUMER, recheck
 from streams.attribution.settings import AttributionSettings, load_attribution_settings
+from streams.attribution.stage_batch import attribute_batch
 from streams.core.faststream_app import lazy_app
 from streams.core.process import Consumed, Effects, Processor
 from streams.core.stage import Batching, Resources, Stage
@@ -48,7 +49,8 @@ class AttributionStage(Stage):
         cfg = self.config
         res.consume(CLICKS, group=GROUP + ".clicks", processor=Processor(None, self.index),
                     batching=Batching(cfg.click_batch_max, cfg.click_batch_timeout_ms))
-        res.consume(DEAL_STAGES, group=GROUP, processor=Processor(CONSUMER, self.attribute))
+        res.consume(DEAL_STAGES, group=GROUP, processor=Processor(CONSUMER, self.attribute),
+                    batching=Batching(cfg.deal_batch_max, cfg.deal_batch_timeout_ms))
         res.consume(SPEND, group=GROUP + ".spend", processor=Processor(None, self.learn))
 
     async def start(self, res: Resources) -> None:
@@ -61,13 +63,8 @@ class AttributionStage(Stage):
     async def attribute(self, fx: Effects, batch: Sequence[Consumed[DealStageChanged]]) -> None:
         # The batch's tenants are locked up front in one order, as the click batches lock theirs:
         # two batches then never wait on each other in a cycle.
-        for tenant_id in sorted({r.event.tenant_id for r in batch}):
-            await lock_tenant(fx.conn, tenant_id)
-        for record in batch:
-            event = record.event
-            with structlog.contextvars.bound_contextvars(tenant_id=event.tenant_id, deal_id=event.deal_id,
-                                                         event_id=event.event_id):
-                await on_stage_event(Context(fx, self.config), event)
+        await lock_tenants(fx.conn, [r.event.tenant_id for r in batch])
+        await attribute_batch(Context(fx, self.config), [r.event for r in batch])
 
     async def learn(self, fx: Effects, batch: Sequence[Consumed[SpendReported]]) -> None:
         for record in batch:

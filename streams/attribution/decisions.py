@@ -13,6 +13,7 @@ deliberate trade between that finality and waiting for late clicks.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,24 +58,31 @@ class Decision:
 UNATTRIBUTED = Decision(method="none", matched_on="none", confidence=0.0)
 
 
-async def load(conn: Conn, tenant_id: str, deal_id: str) -> Decision | None:
-    row = await conn.fetchrow(
-        "SELECT * FROM deal_attributions WHERE tenant_id = $1 AND deal_id = $2", tenant_id, deal_id
+async def load_many(conn: Conn, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Decision]:
+    """The stored decisions of the ``(tenant_id, deal_id)`` keys that have one."""
+    rows = await conn.fetch(
+        "SELECT * FROM deal_attributions WHERE (tenant_id, deal_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        [t for t, _ in keys], [d for _, d in keys],
     )
-    return Decision.from_row(row) if row else None
+    return {(r["tenant_id"], r["deal_id"]): Decision.from_row(r) for r in rows}
 
 
-async def store(conn: Conn, tenant_id: str, deal_id: str, decision: Decision,
-                conversion_at: datetime, now: datetime) -> None:
-    """Record the decision; the primary key refuses a second one for the same deal."""
-    await conn.execute(
-        "INSERT INTO deal_attributions (tenant_id, deal_id, method, matched_on, confidence, click_id, ad_id,"
-        " adset_id, campaign_id, group_id, click_occurred_at, conversion_at, decided_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        tenant_id, deal_id, decision.method, decision.matched_on, decision.confidence, decision.click_id,
-        decision.ad_id, decision.adset_id, decision.campaign_id, decision.group_id,
-        decision.click_occurred_at, conversion_at, now,
-    )
+STORE_SQL = """
+INSERT INTO deal_attributions (tenant_id, deal_id, method, matched_on, confidence, click_id, ad_id, adset_id,
+                               campaign_id, group_id, click_occurred_at, conversion_at, decided_at)
+SELECT *, $13::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[],
+                                       $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
+                                       $12::timestamptz[])
+"""
+
+
+async def store_many(conn: Conn, decided: Sequence[tuple[str, str, Decision, datetime]], now: datetime) -> None:
+    """Record ``(tenant_id, deal_id, decision, conversion_at)`` rows; the primary key refuses a second one per deal."""
+    if not decided:
+        return
+    rows = [(t, d, dec.method, dec.matched_on, dec.confidence, dec.click_id, dec.ad_id, dec.adset_id, dec.campaign_id,
+             dec.group_id, dec.click_occurred_at, at) for t, d, dec, at in decided]
+    await conn.execute(STORE_SQL, *[list(column) for column in zip(*rows, strict=True)], now)
 
 
 def conversion_event_id(stage_event_id: str) -> str:

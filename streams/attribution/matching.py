@@ -14,11 +14,12 @@
 Only clicks inside the window ``[conversion - window_days, conversion + clock_skew]`` match, at
 every layer: a click older than the tenant's window never gets credit, and the skew tolerates a
 tracker whose clock runs a little ahead of the CRM's. All six lookups run as one statement (one
-round trip); each uses its own partial index on ``clicks``.
+round trip), for one deal or a whole batch of them; each uses its own partial index on ``clicks``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,7 +79,7 @@ def merge_signals(signals: list[ContactSignals]) -> ContactSignals:
 
 _COLUMNS = "c.click_id, c.ad_id, c.occurred_at, h.adset_id, h.campaign_id, h.group_id"
 _JOIN = "LEFT JOIN ad_hierarchy h ON h.tenant_id = c.tenant_id AND h.ad_id = c.ad_id"
-_WINDOW = "c.tenant_id = $1 AND c.occurred_at BETWEEN $2 AND $3"
+_WINDOW = "c.tenant_id = q.tenant_id AND c.occurred_at BETWEEN q.lo AND q.hi"
 
 
 def _layer(rank: int, name: str, condition: str) -> str:
@@ -88,56 +89,73 @@ def _layer(rank: int, name: str, condition: str) -> str:
     )
 
 
-MATCH_SQL = " UNION ALL ".join([
-    _layer(1, "click_id", "c.click_id = $4"),
-    _layer(2, "fbclid", "c.fbclid = $5"),
-    _layer(3, "utm_ad_id", "c.ad_id = $6"),
-    _layer(4, "email", "c.email_hash = $7"),
-    _layer(5, "device_id", "c.device_id = $8"),
-    f"""(SELECT 6 AS rank, 'ip_user_agent' AS matched_on, {_COLUMNS},
-            count(*) OVER (PARTITION BY c.ad_id) AS same_ad, count(*) OVER () AS n
-         FROM (SELECT * FROM clicks c WHERE {_WINDOW} AND c.ip_hash = $9 AND c.user_agent_hash = $10
-               ORDER BY c.occurred_at DESC LIMIT $11) c
-         {_JOIN} ORDER BY c.occurred_at DESC LIMIT 1)""",
-]) + " ORDER BY rank"
+# One row of ``q`` per query (its ordinality ``i``), each joined laterally to the six layers: a batch of
+# deals costs one round trip, and every layer still runs as its own index probe per deal.
+MATCH_SQL = (
+    "SELECT q.i, m.* FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[],"
+    " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY"
+    " AS q(tenant_id, lo, hi, click_id, fbclid, utm_ad_id, email_hash, device_id, ip_hash, user_agent_hash, i)"
+    " CROSS JOIN LATERAL ("
+    + " UNION ALL ".join([
+        _layer(1, "click_id", "c.click_id = q.click_id"),
+        _layer(2, "fbclid", "c.fbclid = q.fbclid"),
+        _layer(3, "utm_ad_id", "c.ad_id = q.utm_ad_id"),
+        _layer(4, "email", "c.email_hash = q.email_hash"),
+        _layer(5, "device_id", "c.device_id = q.device_id"),
+        f"""(SELECT 6 AS rank, 'ip_user_agent' AS matched_on, {_COLUMNS},
+                count(*) OVER (PARTITION BY c.ad_id) AS same_ad, count(*) OVER () AS n
+             FROM (SELECT * FROM clicks c WHERE {_WINDOW} AND c.ip_hash = q.ip_hash
+                   AND c.user_agent_hash = q.user_agent_hash ORDER BY c.occurred_at DESC LIMIT $11) c
+             {_JOIN} ORDER BY c.occurred_at DESC LIMIT 1)""",
+    ])
+    + ") m ORDER BY q.i, m.rank"
+)
 
 
-async def candidates(
-    conn: Conn,
-    tenant_id: str,
-    signals: ContactSignals,
-    conversion_at: datetime,
-    window_days: int,
-    clock_skew_seconds: float,
-    max_probabilistic: int = 100,
-) -> list[Match]:
-    """Every layer's best click, best layer first (empty: nothing in the window matches)."""
-    both = signals.ip_hash and signals.user_agent_hash
+@dataclass(frozen=True)
+class Query:
+    """What one deal is matched on: its tenant, merged signals, conversion time and the tenant's window."""
+
+    tenant_id: str
+    signals: ContactSignals
+    conversion_at: datetime
+    window_days: int
+
+
+async def candidates_many(
+    conn: Conn, queries: Sequence[Query], clock_skew_seconds: float, max_probabilistic: int = 100,
+) -> list[list[Match]]:
+    """Every layer's best click for each query, best layer first, in the order of ``queries``."""
+    found: list[list[Match]] = [[] for _ in queries]
+    if not queries:
+        return found
+    skew = timedelta(seconds=clock_skew_seconds)
     rows = await conn.fetch(
         MATCH_SQL,
-        tenant_id,
-        conversion_at - timedelta(days=window_days),
-        conversion_at + timedelta(seconds=clock_skew_seconds),
-        signals.click_id,
-        signals.fbclid,
-        signals.utm_ad_id,
-        signals.email_hash,
-        signals.device_id,
-        signals.ip_hash if both else None,
-        signals.user_agent_hash if both else None,
+        [q.tenant_id for q in queries],
+        [q.conversion_at - timedelta(days=q.window_days) for q in queries],
+        [q.conversion_at + skew for q in queries],
+        [q.signals.click_id for q in queries],
+        [q.signals.fbclid for q in queries],
+        [q.signals.utm_ad_id for q in queries],
+        [q.signals.email_hash for q in queries],
+        [q.signals.device_id for q in queries],
+        # IP alone or user agent alone matches nothing: both, or neither
+        [q.signals.ip_hash if q.signals.ip_hash and q.signals.user_agent_hash else None for q in queries],
+        [q.signals.user_agent_hash if q.signals.ip_hash and q.signals.user_agent_hash else None
+         for q in queries],
         max_probabilistic,
     )
-    matches = []
     for row in rows:
         method, confidence = LAYER_OF[row["matched_on"]]
         if method == "probabilistic":
             confidence = probabilistic_confidence(row["same_ad"], row["n"])
-        matches.append(Match(
+        found[row["i"] - 1].append(Match(
             method=method, matched_on=row["matched_on"], confidence=confidence, click_id=row["click_id"],
             ad_id=row["ad_id"], click_occurred_at=row["occurred_at"], adset_id=row["adset_id"],
             campaign_id=row["campaign_id"], group_id=row["group_id"],
         ))
-    return matches
+    return found
 
 
 def choose(matches: list[Match], *, final: bool) -> tuple[Match | None, str | None]:

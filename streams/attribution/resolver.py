@@ -1,154 +1,22 @@
-"""From a deal-stage event to ``ConversionAttributed``: decide once, wait for late clicks, emit.
+"""Clicks that arrive after their deal: re-check the deals that are waiting for them.
 
-Three entry points share one path, :func:`settle`:
-
-- :func:`on_stage_event` - a ``DealStageChanged`` arrives (the stage's processor claimed it in the
-  inbox: exactly once);
-- :func:`recheck` - new clicks or catalog entries may now match deals that are waiting;
-- the sweeper's expiry - a waiting deal's bound passed: decide with what there is, or ``none``.
-
-Every path takes the tenant's advisory lock first. Without it a click committed between a deal's
-"no click yet" read and its "pending" insert would match nobody: the click's re-check would not
-see the uncommitted pending row, and the deal would expire unattributed with its click indexed.
+A deal with no matching click yet (or whose click's ad the catalog does not know) waits in
+``pending_stage_events``. Each batch of new clicks - and each ad the catalog newly learns - looks
+up the waiting deals it may match, in one statement, and re-tries them all at once with
+:func:`streams.attribution.stage_batch.resolve_waiting`, in the click batch's transaction.
 
 Conversions are *emitted* into the transaction's :class:`~streams.core.process.Effects`, which
 publishes them before it commits: if publishing fails, nothing is recorded and the redelivered
-stage event does it all again; if the commit fails after a publish, the retry republishes the
-same deterministic ``event_id``, which revenue's inbox drops.
+batch does it all again; if the commit fails after a publish, the retry republishes the same
+deterministic ``event_id``, which revenue's inbox drops.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-import structlog
-
-from schemas.codec import decode_as, encode
-from schemas.events import DealStageChanged
-from streams.attribution import decisions
-from streams.attribution.decisions import UNATTRIBUTED, Decision
-from streams.attribution.matching import candidates, choose, merge_signals
-from streams.attribution.settings import AttributionSettings
-from streams.core.db import Conn
-from streams.core.process import Effects
+from streams.attribution.context import Context, lock_tenants
+from streams.attribution.stage_batch import resolve_waiting
 
 CONSUMER = "attribution"
-log = structlog.get_logger("roasloop.attribution")
-
-
-async def lock_tenant(conn: Conn, tenant_id: str) -> None:
-    """Serialize a tenant's click re-checks and deal decisions (held until the transaction ends)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('roasloop-attribution:' || $1, 0))", tenant_id)
-
-
-@dataclass
-class Context:
-    """What every path needs: the transaction's effects (connection, now, emit) and the settings."""
-
-    fx: Effects
-    config: AttributionSettings
-
-    @property
-    def conn(self) -> Conn:
-        return self.fx.conn
-
-    @property
-    def now(self) -> datetime:
-        return self.fx.now
-
-    async def window_days(self, tenant_id: str) -> int:
-        days = await self.conn.fetchval(
-            "SELECT attribution_window_days FROM tenants WHERE tenant_id = $1", tenant_id
-        )
-        return int(days) if days is not None else self.config.default_window_days
-
-
-async def settle(ctx: Context, tenant_id: str, deal_id: str, events: list[DealStageChanged],
-                 *, final: bool) -> tuple[Decision | None, str | None]:
-    """Try to decide a deal from its stage events; emit them all if decided.
-
-    Returns ``(decision, waiting_ad_id)``; a None decision means the deal keeps waiting.
-    """
-    events = sorted(events, key=lambda e: (e.occurred_at, e.event_id))
-    signals = merge_signals([e.contact for e in events])
-    conversion_at = events[0].occurred_at
-    found = await candidates(
-        ctx.conn, tenant_id, signals, conversion_at, await ctx.window_days(tenant_id),
-        ctx.config.clock_skew_seconds, ctx.config.probabilistic_candidates,
-    )
-    match, waiting_ad = choose(found, final=final)
-    if match is None and not final:
-        return None, waiting_ad
-    decision = Decision.from_match(match) if match else UNATTRIBUTED
-    await decisions.store(ctx.conn, tenant_id, deal_id, decision, conversion_at, ctx.now)
-    for event in events:
-        ctx.fx.emit(decisions.conversion(event, decision, ctx.now))
-    log.info("deal_attributed", tenant_id=tenant_id, deal_id=deal_id, method=decision.method,
-             matched_on=decision.matched_on, confidence=decision.confidence, stage_events=len(events))
-    return decision, None
-
-
-async def _pending_events(conn: Conn, tenant_id: str, deal_id: str) -> list[DealStageChanged]:
-    rows = await conn.fetch(
-        "SELECT event FROM pending_stage_events WHERE tenant_id = $1 AND deal_id = $2", tenant_id, deal_id
-    )
-    return [decode_as(r["event"], DealStageChanged) for r in rows]
-
-
-async def _add_pending(ctx: Context, event: DealStageChanged, waiting_ad: str | None) -> None:
-    c = event.contact
-    await ctx.conn.execute(
-        "INSERT INTO pending_stage_events (tenant_id, deal_id, stage_event_id, occurred_at, deadline, event,"
-        " click_id, fbclid, utm_ad_id, email_hash, device_id, ip_hash, user_agent_hash, waiting_ad_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
-        event.tenant_id, event.deal_id, event.event_id, event.occurred_at,
-        ctx.now + timedelta(seconds=ctx.config.pending_seconds), encode(event).decode(),
-        c.click_id, c.fbclid, c.utm_ad_id, c.email_hash, c.device_id, c.ip_hash, c.user_agent_hash, waiting_ad,
-    )
-
-
-async def _clear_pending(conn: Conn, tenant_id: str, deal_id: str) -> None:
-    await conn.execute("DELETE FROM pending_stage_events WHERE tenant_id = $1 AND deal_id = $2", tenant_id, deal_id)
-
-
-async def on_stage_event(ctx: Context, event: DealStageChanged) -> None:
-    """Handle one stage event (claimed in the inbox by the caller, in this transaction)."""
-    await lock_tenant(ctx.conn, event.tenant_id)
-    decided = await decisions.load(ctx.conn, event.tenant_id, event.deal_id)
-    if decided is not None:
-        ctx.fx.emit(decisions.conversion(event, decided, ctx.now))
-        return
-    waiting = await _pending_events(ctx.conn, event.tenant_id, event.deal_id)
-    decision, waiting_ad = await settle(
-        ctx, event.tenant_id, event.deal_id, [*waiting, event], final=ctx.config.pending_seconds <= 0
-    )
-    if decision is not None:
-        if waiting:
-            await _clear_pending(ctx.conn, event.tenant_id, event.deal_id)
-        return
-    await _add_pending(ctx, event, waiting_ad)
-    if waiting_ad is not None:
-        await ctx.conn.execute(
-            "UPDATE pending_stage_events SET waiting_ad_id = $3 WHERE tenant_id = $1 AND deal_id = $2",
-            event.tenant_id, event.deal_id, waiting_ad,
-        )
-
-
-async def resolve_waiting(ctx: Context, tenant_id: str, deal_id: str, *, final: bool) -> Decision | None:
-    """Re-try a waiting deal (caller holds the tenant lock). ``final``: its wait is over."""
-    waiting = await _pending_events(ctx.conn, tenant_id, deal_id)
-    if not waiting:
-        return None
-    decision, waiting_ad = await settle(ctx, tenant_id, deal_id, waiting, final=final)
-    if decision is not None:
-        await _clear_pending(ctx.conn, tenant_id, deal_id)
-    else:
-        await ctx.conn.execute(
-            "UPDATE pending_stage_events SET waiting_ad_id = $3 WHERE tenant_id = $1 AND deal_id = $2",
-            tenant_id, deal_id, waiting_ad,
-        )
-    return decision
 
 
 RECHECK_SQL = """
@@ -171,15 +39,9 @@ async def recheck(ctx: Context, new_clicks: list[tuple[str, str]], new_ads: list
 
     The caller has inserted the clicks in this transaction; the tenants' locks are taken here.
     """
-    tenants = sorted({t for t, _ in new_clicks} | {t for t, _ in new_ads})
-    for tenant_id in tenants:
-        await lock_tenant(ctx.conn, tenant_id)
+    await lock_tenants(ctx.conn, [t for t, _ in new_clicks] + [t for t, _ in new_ads])
     rows = await ctx.conn.fetch(
         RECHECK_SQL,
         [t for t, _ in new_clicks], [c for _, c in new_clicks], [t for t, _ in new_ads], [a for _, a in new_ads],
     )
-    decided = 0
-    for row in rows:
-        if await resolve_waiting(ctx, row["tenant_id"], row["deal_id"], final=False) is not None:
-            decided += 1
-    return decided
+    return await resolve_waiting(ctx, sorted((r["tenant_id"], r["deal_id"]) for r in rows), final=False)

@@ -45,6 +45,10 @@ class AttributionSettings(BaseSettings):
     )
     click_batch_max: int = Field(default=1000, ge=1, le=100_000, description="Clicks indexed per transaction")
     click_batch_timeout_ms: int = Field(default=100, ge=1, description="Wait for a batch to fill")
+    deal_batch_max: int = Field(
+        default=1000, ge=1, le=100_000, description="Deal-stage events decided per transaction"
+    )
+    deal_batch_timeout_ms: int = Field(default=100, ge=1, description="Wait for a deal-stage batch to fill")
     retention_margin_days: int = Field(
         default=1, ge=0, description="Clicks are kept for the tenant's window plus this margin"
     )

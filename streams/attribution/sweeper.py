@@ -14,8 +14,9 @@ import asyncpg
 import structlog
 
 from streams.attribution import click_index
-from streams.attribution.resolver import Context, lock_tenant, resolve_waiting
+from streams.attribution.context import Context, lock_tenants
 from streams.attribution.settings import AttributionSettings
+from streams.attribution.stage_batch import resolve_waiting
 from streams.core.clock import Clock
 from streams.core.stage import Resources
 
@@ -30,13 +31,28 @@ async def expire_pending(res: Resources, config: AttributionSettings, limit: int
         " HAVING min(deadline) <= $1 ORDER BY min(deadline) LIMIT $2",
         now, limit,
     )
-    decided = 0
-    for row in due:
-        async with res.effects() as fx:
-            await lock_tenant(fx.conn, row["tenant_id"])
-            decision = await resolve_waiting(Context(fx, config), row["tenant_id"], row["deal_id"], final=True)
-            decided += decision is not None
-    return decided
+    if not due:
+        return 0
+    keys = [(r["tenant_id"], r["deal_id"]) for r in due]
+    try:
+        return await _expire(res, config, keys)  # one transaction for the lot, as a batch of stage events
+    except Exception:
+        log.exception("attribution_sweep_batch_failed", deals=len(keys))
+    # One deal that cannot be decided must not hold back the others, as a poison record does not in a
+    # stage batch: alone, each either lands or is logged and tried again at the next sweep.
+    expired = 0
+    for key in keys:
+        try:
+            expired += await _expire(res, config, [key])
+        except Exception:
+            log.exception("attribution_sweep_deal_failed", tenant_id=key[0], deal_id=key[1])
+    return expired
+
+
+async def _expire(res: Resources, config: AttributionSettings, keys: list[tuple[str, str]]) -> int:
+    async with res.effects() as fx:
+        await lock_tenants(fx.conn, [t for t, _ in keys])
+        return await resolve_waiting(Context(fx, config), keys, final=True)
 
 
 async def prune_clicks(pool: asyncpg.Pool[Any], config: AttributionSettings, clock: Clock) -> int:

@@ -23,8 +23,9 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaMessage
 
 from schemas.topics import BUDGET_REQUESTS, BUDGET_REVIEWS
+from streams.core.dlq import dead_letters_of
 from streams.core.faststream_app import lazy_app
-from streams.core.stage import Resources, Stage
+from streams.core.stage import DEFAULT_BATCHING, Resources, Stage, raw_body
 from streams.executor.consumer import Jitter, RequestConsumer
 from streams.executor.executor import Executor, MetaGateway
 from streams.executor.settings import ExecutorSettings, load_executor_settings
@@ -65,16 +66,22 @@ class ExecutorStage(Stage):
         return self._settings
 
     def subscribe(self, res: Resources) -> None:
+        batching = DEFAULT_BATCHING
+        dead_letter = dead_letters_of(res.broker).dead_letter
+
         @res.subscriber(BUDGET_REQUESTS, BUDGET_REVIEWS, group=GROUP,  # type: ignore[untyped-decorator]
-                        ack_policy=AckPolicy.MANUAL, listener=_Rebalances(self), decoder=lambda msg: msg.body)
-        async def on_request(body: bytes, msg: KafkaMessage) -> None:
+                        ack_policy=AckPolicy.MANUAL, listener=_Rebalances(self), decoder=raw_body, batch=True,
+                        max_records=batching.max_records, batch_timeout_ms=batching.timeout_ms,
+                        fetch_max_bytes=batching.max_bytes)
+        async def on_requests(_: Any, msg: KafkaMessage) -> None:
             if self.consumer is None:
                 raise RuntimeError("executor stage not started")
-            await self.consumer.on_message(msg)
+            await self.consumer.on_records(list(msg.raw_message), msg.consumer, dead_letter)
 
     async def start(self, res: Resources) -> None:
         settings = self.settings
-        executor = Executor(res.pool, res.clock, settings, self.meta_factory(res, settings), res.publisher.publish)
+        executor = Executor(res.pool, res.clock, settings, self.meta_factory(res, settings), res.publisher.publish,
+                            publish_many=res.publisher.publish_many)
         await executor.reconcile()
         self.consumer = RequestConsumer(executor, res.clock, settings, self.jitter, move=res.publisher.publish)
         res.spawn(self.consumer.commit_loop(), name="executor-commits")
@@ -84,6 +91,7 @@ class ExecutorStage(Stage):
         consumer, self.consumer = self.consumer, None
         if consumer is not None:
             await consumer.scheduler.drop()
+            await consumer.batches.close()
             if isinstance(consumer.executor.meta, MetaClient):
                 await consumer.executor.meta.aclose()
 

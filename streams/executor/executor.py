@@ -19,7 +19,8 @@ a rebalance never fails a change. Sent: it is reconciled by reading the budget f
 target -> completed; otherwise it waits ``reconcile_grace_seconds`` for the sender to settle it,
 then fails naming why, *not* re-applied (the call may still land). A campaign's requests run one
 at a time (see ``scheduler``), so the history read and the intent write cannot race for one
-campaign.
+campaign. Many requests at once take :mod:`.batch`, which records exactly what this path records
+(one :meth:`Executor.decided_fields`) and hands back to it what it does not do.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from streams.integrations.meta import ApplyResult, MetaChangeFailed, MetaError, 
 log = structlog.get_logger("roasloop.executor")
 
 Publish = Callable[[BudgetChangeSettled], Awaitable[None]]
+PublishMany = Callable[[list[BudgetChangeSettled]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class Executor:
     settings: ExecutorSettings
     meta: MetaGateway | None
     publish: Publish | None = None
+    publish_many: PublishMany | None = None
+    """Publishes a batch's outcomes together (:meth:`announce_all`); else they go one by one."""
     sending: set[asyncio.Task[asyncpg.Record]] = field(default_factory=set)
     """Meta calls under way: they finish (and settle) even when the job that made them is dropped."""
 
@@ -160,43 +164,52 @@ class Executor:
             return await self._record_failed(request, "Meta reports no daily_budget for this entity", None)
         return value, request.requested_budget.currency
 
-    async def _write_decision(self, conn: Conn, request: BudgetChangeRequested, decision: Decision,
-                              proposal: Proposal, now: datetime, received_at: datetime | None,
-                              automation: Automation, review: Review | None, retake: bool) -> asyncpg.Record | None:
+    def decided_fields(self, request: BudgetChangeRequested, decision: Decision, proposal: Proposal, now: datetime,
+                       automation: Automation, review: Review | None = None) -> dict[str, Any]:
+        """The row fields a decision is recorded with (``status`` among them); one place for the
+        one-request path and :mod:`.batch` alike."""
         common: dict[str, Any] = {
             "decided_at": now, "dry_run": self.dry_run, "previous_budget_minor": proposal.current_minor,
             "guardrails": store.guardrails_json(decision.checks), "clamped": decision.clamped,
         }
-
-        async def write(**fields: Any) -> asyncpg.Record | None:
-            if retake:
-                return await store.retake_intent(conn, request.change_id, **common, **fields)
-            if review is None:
-                return await store.insert_change(conn, request, received_at=received_at, **common, **fields)
-            return await store.resolve_awaiting(conn, request.change_id, reviewed_by=review.reviewed_by,
-                                                reviewed_at=now, review_reason=review.reason, **common, **fields)
-
         if automation.mode == "shadow":  # recorded and shown with what the guardrails would do; never sent
-            return await write(status="shadow", settled_at=now, target_budget_minor=decision.target_minor,
-                               error=decision.reason if decision.action == "blocked" else None)
+            return {**common, "status": "shadow", "settled_at": now, "target_budget_minor": decision.target_minor,
+                    "error": decision.reason if decision.action == "blocked" else None}
         if decision.action == "blocked":
-            return await write(status="blocked", settled_at=now, error=decision.reason)
+            return {**common, "status": "blocked", "settled_at": now, "error": decision.reason}
         if decision.action == "noop":
-            return await write(status="completed", settled_at=now, target_budget_minor=decision.target_minor,
-                               applied_budget_minor=decision.target_minor)
+            return {**common, "status": "completed", "settled_at": now, "target_budget_minor": decision.target_minor,
+                    "applied_budget_minor": decision.target_minor}
         assert decision.target_minor is not None
         if review is None and request.source == "sampler" and \
                 automation.needs_approval(proposal.current_minor, decision.target_minor):
-            return await write(status="awaiting_approval", target_budget_minor=decision.target_minor,
-                               expires_at=now + automation.approval_ttl)
+            return {**common, "status": "awaiting_approval", "target_budget_minor": decision.target_minor,
+                    "expires_at": now + automation.approval_ttl}
         if self.dry_run:
-            row = await write(status="dry_run", settled_at=now, applied_at=now, counts_as_change=True,
-                              target_budget_minor=decision.target_minor, applied_budget_minor=decision.target_minor)
-            if row is not None:
-                await store.upsert_budget(conn, request, decision.target_minor, "dry_run", request.change_id, now)
-            return row
-        return await write(status="executing", applied_at=now, target_budget_minor=decision.target_minor,
-                           counts_as_change=True)
+            return {**common, "status": "dry_run", "settled_at": now, "applied_at": now, "counts_as_change": True,
+                    "target_budget_minor": decision.target_minor, "applied_budget_minor": decision.target_minor}
+        return {**common, "status": "executing", "applied_at": now, "target_budget_minor": decision.target_minor,
+                "counts_as_change": True}
+
+    async def _write_decision(self, conn: Conn, request: BudgetChangeRequested, decision: Decision,
+                              proposal: Proposal, now: datetime, received_at: datetime | None,
+                              automation: Automation, review: Review | None, retake: bool) -> asyncpg.Record | None:
+        fields = self.decided_fields(request, decision, proposal, now, automation, review)
+        if retake:
+            row = await store.retake_intent(conn, request.change_id, **fields)
+        elif review is None:
+            row = await store.insert_change(conn, request, received_at=received_at, **fields)
+        else:
+            row = await store.resolve_awaiting(conn, request.change_id, reviewed_by=review.reviewed_by,
+                                               reviewed_at=now, review_reason=review.reason, **fields)
+        if row is not None and fields["status"] == "dry_run":
+            await store.upsert_budget(conn, request, int(fields["target_budget_minor"]), "dry_run", request.change_id,
+                                     now)
+        return row
+
+    async def send_intent(self, request: BudgetChangeRequested, fence: Fence | None) -> BudgetChangeSettled:
+        """Send an intent a batch decided (:mod:`.batch`), fenced as in :meth:`decide`, and announce it."""
+        return await self.announce(await self._call_meta(request, fence))
 
     async def _call_meta(self, request: BudgetChangeRequested, fence: Fence | None) -> asyncpg.Record:
         """Mark the intent sent while the fence holds, then send - as one task that outlives a dropped
@@ -325,3 +338,13 @@ class Executor:
         if self.publish is not None:
             await self.publish(outcome)
         return outcome
+
+    async def announce_all(self, rows: list[asyncpg.Record]) -> list[BudgetChangeSettled]:
+        """Publish a batch's outcomes in order, concurrently, and return once all are acknowledged."""
+        outcomes = [store.outcome_of(row) for row in rows]
+        if self.publish_many is not None:
+            await self.publish_many(outcomes)
+        elif self.publish is not None:
+            for outcome in outcomes:
+                await self.publish(outcome)
+        return outcomes

@@ -48,14 +48,26 @@ class Job:
         self.wake.set()
 
 
+RunMany = Callable[[list[Job]], Awaitable[int]]
+"""Runs a key's due requests in order; returns how many of them (a prefix) finished."""
+
+
 class KeyedScheduler:
-    """Runs ``run(job)`` for each submitted job; calls ``on_done(job)`` when it finished."""
+    """Runs ``run(job)`` for each submitted job; calls ``on_done(job)`` when it finished.
+
+    With ``run_many``, a key's worker hands over, once its first job is due, every request queued
+    behind it that is due too (up to ``max_batch``), in order; the jobs ``run_many`` did not
+    finish stay queued, as if never started, and are handed over again.
+    """
 
     def __init__(self, run: Callable[[Job], Awaitable[None]], clock: Clock,
-                 on_done: Callable[[Job], None] = lambda _: None) -> None:
+                 on_done: Callable[[Job], None] = lambda _: None, *, run_many: RunMany | None = None,
+                 max_batch: int = 500) -> None:
         self._run = run
         self._clock = clock
         self._on_done = on_done
+        self._run_many = run_many
+        self._max_batch = max_batch
         self._queues: dict[str, deque[Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._partition_of: dict[str, Any] = {}
@@ -81,17 +93,36 @@ class KeyedScheduler:
             while queue:
                 job = queue[0]
                 await self._wait_until_due(job)
-                job.started = True
-                await self._run(job)
-                queue.popleft()
-                self.size -= 1
-                self._on_done(job)
+                finished = await self._run_due(queue)
+                for _ in range(finished):
+                    self.size -= 1
+                    self._on_done(queue.popleft())
         finally:
             if self._workers.get(key) is asyncio.current_task():
                 del self._workers[key]
                 if not queue:
                     self._queues.pop(key, None)
                     self._partition_of.pop(key, None)
+
+    async def _run_due(self, queue: deque[Job]) -> int:
+        """Run the due head of ``queue`` (one job, or with ``run_many`` its due requests); how many finished."""
+        head = queue[0]
+        if self._run_many is None or not isinstance(head.request, BudgetChangeRequested):
+            head.started = True
+            await self._run(head)
+            return 1
+        now = self._clock.now()
+        jobs: list[Job] = []
+        for job in queue:
+            due = job.due <= now or job.superseded_by is not None or not jobs
+            if len(jobs) >= self._max_batch or not due or not isinstance(job.request, BudgetChangeRequested):
+                break
+            job.started = True
+            jobs.append(job)
+        finished = await self._run_many(jobs)
+        for job in jobs[finished:]:
+            job.started = False  # handed back untouched: a newer request may still supersede it
+        return finished
 
     async def _wait_until_due(self, job: Job) -> None:
         wait = (job.due - self._clock.now()).total_seconds()

@@ -42,6 +42,8 @@ class ExecutorSettings(GuardrailSettings):
         default=15.0, ge=0, description="How long a revoke waits for Meta calls under way to settle")
 
     max_in_flight: int = Field(default=10_000, ge=1, description="Requests held before consuming pauses")
+    batch_max_requests: int = Field(default=500, ge=1,
+                                    description="Requests decided together in one transaction, at most")
     commit_interval_seconds: float = Field(default=0.2, gt=0)
     approval_sweep_seconds: float = Field(default=30.0, gt=0,
                                           description="How often changes waiting for a person are checked for expiry")

@@ -70,15 +70,18 @@ async def current_budget(conn: Conn | asyncpg.Pool[Any], tenant_id: str, entity_
     return int(row["daily_budget_minor"]), str(row["currency"])
 
 
+_UPSERT_BUDGET = (
+    "INSERT INTO entity_budgets (tenant_id, entity_id, entity_level, campaign_id, group_id, currency, "
+    "daily_budget_minor, source, change_id, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
+    "ON CONFLICT (tenant_id, entity_id) DO UPDATE SET daily_budget_minor = $7, currency = $6, source = $8, "
+    "change_id = $9, updated_at = $10")
+
+
 async def upsert_budget(conn: Conn, request: BudgetChangeRequested, budget_minor: int, source: str,
                         change_id: str | None, at: datetime) -> None:
     await conn.execute(
-        "INSERT INTO entity_budgets (tenant_id, entity_id, entity_level, campaign_id, group_id, currency, "
-        "daily_budget_minor, source, change_id, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
-        "ON CONFLICT (tenant_id, entity_id) DO UPDATE SET daily_budget_minor = $7, currency = $6, source = $8, "
-        "change_id = $9, updated_at = $10",
-        request.tenant_id, request.entity_id, request.entity_level, request.campaign_id, request.group_id,
-        request.requested_budget.currency, budget_minor, source, change_id, at,
+        _UPSERT_BUDGET, request.tenant_id, request.entity_id, request.entity_level, request.campaign_id,
+        request.group_id, request.requested_budget.currency, budget_minor, source, change_id, at,
     )
 
 
@@ -96,11 +99,9 @@ def _scrubbed(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-async def insert_change(conn: Conn | asyncpg.Pool[Any], request: BudgetChangeRequested, *, status: str,
-                        dry_run: bool, decided_at: datetime, received_at: datetime | None,
-                        **fields: Any) -> asyncpg.Record | None:
-    """Insert the change's row and return it; None when it exists already (someone else owns it)."""
-    values: dict[str, Any] = {
+def _insert_values(request: BudgetChangeRequested, status: str, dry_run: bool, decided_at: datetime,
+                   received_at: datetime | None, fields: dict[str, Any]) -> dict[str, Any]:
+    return {
         "change_id": request.change_id, "event_id": request.event_id, "tenant_id": request.tenant_id,
         "group_id": request.group_id, "campaign_id": request.campaign_id, "entity_id": request.entity_id,
         "entity_level": request.entity_level, "source": request.source, "requested_by": request.requested_by,
@@ -110,13 +111,37 @@ async def insert_change(conn: Conn | asyncpg.Pool[Any], request: BudgetChangeReq
         "requested_at": request.occurred_at, "received_at": received_at, "decided_at": decided_at,
         **_scrubbed(fields),
     }
-    columns = ", ".join(values)
-    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    return await conn.fetchrow(
-        f"INSERT INTO ad_change_history ({columns}) VALUES ({params}) ON CONFLICT (change_id) DO NOTHING "
-        "RETURNING *",
-        *values.values(),
-    )
+
+
+def _insert_sql(columns: list[str]) -> str:
+    params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    return (f"INSERT INTO ad_change_history ({', '.join(columns)}) VALUES ({params}) "
+            "ON CONFLICT (change_id) DO NOTHING RETURNING *")
+
+
+async def insert_change(conn: Conn | asyncpg.Pool[Any], request: BudgetChangeRequested, *, status: str,
+                        dry_run: bool, decided_at: datetime, received_at: datetime | None,
+                        **fields: Any) -> asyncpg.Record | None:
+    """Insert the change's row and return it; None when it exists already (someone else owns it)."""
+    values = _insert_values(request, status, dry_run, decided_at, received_at, fields)
+    return await conn.fetchrow(_insert_sql(list(values)), *values.values())
+
+
+async def insert_changes(conn: Conn, rows: list[tuple[BudgetChangeRequested, datetime | None, dict[str, Any]]]
+                         ) -> dict[str, asyncpg.Record]:
+    """:func:`insert_change` for a batch of ``(request, received_at, fields)``, pipelined per column set;
+    the rows inserted by change_id (one taken already is absent, as ``insert_change`` returns None)."""
+    by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for request, received_at, fields in rows:
+        rest = dict(fields)
+        values = _insert_values(request, rest.pop("status"), rest.pop("dry_run"), rest.pop("decided_at"),
+                                received_at, rest)
+        by_columns.setdefault(tuple(values), []).append(tuple(values.values()))
+    inserted: dict[str, asyncpg.Record] = {}
+    for columns, args in by_columns.items():
+        for row in await conn.fetchmany(_insert_sql(list(columns)), args):
+            inserted[row["change_id"]] = row
+    return inserted
 
 
 async def settle_change(conn: Conn, change_id: str, **fields: Any) -> asyncpg.Record | None:
@@ -157,6 +182,29 @@ async def supersede_awaiting(conn: Conn, tenant_id: str, entity_id: str, by: str
         "UPDATE ad_change_history SET status = 'superseded', superseded_by = $3, settled_at = $4,"
         " error = 'superseded by ' || $3 WHERE tenant_id = $1 AND entity_id = $2 AND status = 'awaiting_approval'"
         " AND change_id <> $3 RETURNING *", tenant_id, entity_id, by, at)
+
+
+async def supersede_awaiting_many(conn: Conn, newer: list[tuple[str, str, str]], at: datetime
+                                  ) -> dict[str, list[asyncpg.Record]]:
+    """:func:`supersede_awaiting` for a batch of ``(tenant_id, entity_id, by)``: the rows each ``by`` superseded."""
+    superseded: dict[str, list[asyncpg.Record]] = {by: [] for _, _, by in newer}
+    if newer:
+        for row in await conn.fetchmany(
+                "UPDATE ad_change_history SET status = 'superseded', superseded_by = $3, settled_at = $4,"
+                " error = 'superseded by ' || $3 WHERE tenant_id = $1 AND entity_id = $2"
+                " AND status = 'awaiting_approval' AND change_id <> $3 RETURNING *",
+                [(tenant, entity, by, at) for tenant, entity, by in newer]):
+            superseded[row["superseded_by"]].append(row)
+    return superseded
+
+
+async def upsert_budgets(conn: Conn, budgets: list[tuple[BudgetChangeRequested, int]], source: str,
+                         at: datetime) -> None:
+    """:func:`upsert_budget` for a batch of ``(request, budget)``, each set by its own change."""
+    if budgets:
+        await conn.executemany(
+            _UPSERT_BUDGET, [(r.tenant_id, r.entity_id, r.entity_level, r.campaign_id, r.group_id,
+                              r.requested_budget.currency, budget, source, r.change_id, at) for r, budget in budgets])
 
 
 async def due_awaiting(conn: Conn | asyncpg.Pool[Any], now: datetime, limit: int = 500) -> list[asyncpg.Record]:

@@ -17,6 +17,9 @@ Each row is a snapshot, and its event id is derived from the entity, the day and
 (``spend-<account>-<adset>-<day>-<digest>``): a re-poll that finds the same numbers publishes
 nothing (``insights_snapshots`` remembers the last digest) and would carry the same id if it did,
 while a revised number gets a new id and replaces the old snapshot downstream.
+
+Ad sets a poll sees for the first time are also described once (their creative's features and
+embedding, ``CreativeDescribed`` on ``creatives.v1``): :mod:`streams.ingest.creatives`.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from streams.core.redaction import register_secret, scrub_text
 from streams.core.sealing import Sealer
 from streams.core.web import publish_or_raise
 from streams.ingest import context
+from streams.ingest.creatives import CreativeDescriber
 from streams.integrations.http_retry import send_with_retries
 from streams.integrations.meta import THROTTLE_CODES, appsecret_proof, parse_usage
 
@@ -123,6 +127,7 @@ class InsightsPoller:
         self.auth: dict[str, str] | None = None
         if s.meta_access_token is not None and s.meta_app_secret is not None:
             self.auth = _auth(s.meta_access_token.get_secret_value(), s.meta_app_secret.get_secret_value())
+        self.creatives = CreativeDescriber(ctx.res, self.base, self._get)
 
     async def auth_for(self, tenant_id: str, account_id: str) -> dict[str, str]:
         """The account's own credentials when stored for this tenant, else the process-wide ones."""
@@ -191,6 +196,11 @@ class InsightsPoller:
             "ON CONFLICT (tenant_id, entity_id, day) DO UPDATE SET digest = $4, event_id = $5, published_at = now()",
             [(tenant_id, s.event.entity_id, s.event.day, s.digest, s.event.event_id) for s in fresh],
         )
+        try:  # ad sets seen for the first time get their creative described (streams.ingest.creatives)
+            await self.creatives.describe_new(tenant_id, {s.event.entity_id: s.event.campaign_id for s in snaps}, auth)
+        except Exception as exc:  # the spend is published; the description is retried on the next poll
+            log.warning("creatives_not_described", tenant_id=tenant_id, account_id=account_id,
+                        error_type=type(exc).__name__, error=scrub_text(str(exc))[:300])
         return len(fresh)
 
     async def accounts(self) -> list[tuple[str, str]]:

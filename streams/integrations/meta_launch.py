@@ -72,6 +72,10 @@ class MetaCreator(MetaClient):
                 await self._backoff(attempt, exc, attempt, last, unclear=True)
         raise MetaChangeFailed(f"gave up after {self.policy.max_attempts} attempts", self.policy.max_attempts, last)
 
+    async def read_object(self, entity_id: str, fields: str) -> dict[str, Any]:
+        """GET ``/<id>?fields=...`` once (a read changes nothing; a failure is the caller's to weigh)."""
+        return await self._call("GET", entity_id, params={"fields": fields, **self._auth()})
+
     async def upload_image(self, account_id: str, name: str, data: bytes) -> str:
         body = await self.post_edge(account_id, "adimages", {"bytes": base64.b64encode(data).decode(), "name": name})
         images = body.get("images") or {}

@@ -2,7 +2,8 @@
 
 The guarantees mirror the executor's: a request is claimed by an intent row before Meta is called
 (:mod:`.store`), so a redelivery creates nothing twice; it ends in exactly one final row and one
-``LaunchSettled`` on ``launch.outcomes.v1``, published before that row commits; every Graph call
+``LaunchSettled`` on ``launch.outcomes.v1``, published before that row commits (with a created
+ad's ``CreativeDescribed``, :mod:`.creative`); every Graph call
 uses the ad account's own credentials (opened from their seal for the call, never logged); without
 credentials for the account it is a dry run that records the parameters it would send. Objects
 are created with the request's status (``PAUSED`` unless asked otherwise). A Meta error becomes a
@@ -26,6 +27,7 @@ from typing import Any
 import httpx
 import structlog
 
+from schemas.events import CreativeDescribed
 from schemas.launch import AdSetSpec, AdSpec, BidSpec, CampaignSpec, LaunchRequested, LaunchSettled, StatusSpec
 from streams.assets import AssetLibrary, AssetNotFound, InvalidAsset
 from streams.core.controls import ad_accounts, killswitch
@@ -35,7 +37,9 @@ from streams.core.stage import Resources
 from streams.integrations.meta import BackoffPolicy, MetaChangeFailed
 from streams.integrations.meta_launch import MetaCreator
 from streams.launcher import graph, store
+from streams.launcher.creative import describe_created_ad
 from streams.launcher.settings import LauncherSettings
+from streams.priors.creatives import record as record_description
 
 log = structlog.get_logger("roasloop.launcher")
 REFUSED_CODES = (190, 200)
@@ -64,6 +68,7 @@ class Launcher:
         self.transport = transport
         self.sealer = Sealer.from_setting(res.settings.credentials_keys)
         self.click_base = settings.click_base_url or res.settings.public_base_url
+        self._described: dict[str, CreativeDescribed] = {}  # request id -> its new ad's description, until settled
 
     # -- credentials -------------------------------------------------------------------------
     async def creator_for(self, request: LaunchRequested) -> MetaCreator | None:
@@ -212,22 +217,32 @@ class Launcher:
             media = {"video_id": await client.upload_video(request.account_id, record.name, data,
                                                            record.content_type)}
         created.update(media if client is not None else {})
-        creative_id = await self._create(request, client, "adcreatives",
-                                         graph.creative_fields(spec, link, **media), created, sent, "creative_id")
+        creative = graph.creative_fields(spec, link, **media)
+        creative_id = await self._create(request, client, "adcreatives", creative, created, sent, "creative_id")
         await self._create(request, client, "ads", graph.ad_fields(spec, adset_id, creative_id, request.status),
                            created, sent, "ad_id")
         if client is not None:
             created["adset_id"] = adset_id
+            described = await describe_created_ad(client, request, spec, record, creative["object_story_spec"],
+                                                  adset_id, created["ad_id"])
+            if described is not None:
+                self._described[request.request_id] = described
 
     # -- the outcome -------------------------------------------------------------------------
     async def settle(self, request: LaunchRequested, status: str, created: dict[str, str], sent: list[Record],
                      error: str | None) -> None:
+        described = self._described.pop(request.request_id, None)
         async with self.res.effects() as fx:
             if not await store.settle(fx.conn, request.tenant_id, request.request_id, status, created, sent, error,
                                       fx.now):
                 return
             if status == "created":
                 await self._catalog(fx.conn, request, created)
+            if status == "created" and described is not None:  # the new ad's creative, for the priors
+                group = await store.group_of(fx.conn, request.tenant_id, described.entity_id)
+                described = described.model_copy(update={"group_id": group or described.group_id})
+                if await record_description(fx.conn, described):
+                    fx.emit(described)
             fx.emit(LaunchSettled(
                 event_id=f"launch-outcome-{request.request_id}", tenant_id=request.tenant_id, occurred_at=fx.now,
                 produced_at=fx.now, request_id=request.request_id, account_id=request.account_id,

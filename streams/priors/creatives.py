@@ -84,3 +84,12 @@ async def load_features(conn: Conn, tenant_id: str, embedder: str | None = None)
 async def described_entities(conn: Conn, tenant_id: str) -> set[str]:
     rows = await conn.fetch("SELECT entity_id FROM creative_features WHERE tenant_id = $1", tenant_id)
     return {r["entity_id"] for r in rows}
+
+
+async def undescribed(conn: Conn, tenant_id: str, entity_ids: Sequence[str]) -> list[str]:
+    """Those of ``entity_ids`` that have no description yet, in the order given (a producer's
+    "have I described this one?" across polls and restarts)."""
+    known = {r["entity_id"] for r in await conn.fetch(
+        "SELECT entity_id FROM creative_features WHERE tenant_id = $1 AND entity_id = ANY($2)", tenant_id,
+        list(entity_ids))}
+    return [e for e in dict.fromkeys(entity_ids) if e not in known]

@@ -147,7 +147,7 @@ def _record(state: GroupState, event: Fact) -> None:
                            event.impressions, event.leads, event.daily_budget_minor)
     else:
         state.record_revenue(event.adset_id, event.campaign_id, event.amount.amount_minor, event.occurred_at,
-                             event.click_occurred_at, store.first_credit(event))
+                             event.click_occurred_at, store.first_credit(event), store.deal_credit(event))
 
 
 class _Ownership(ConsumerRebalanceListener):  # type: ignore[misc]

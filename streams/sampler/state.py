@@ -26,6 +26,7 @@ import numpy as np
 from streams.priors.source import Prior as SourcePrior
 from streams.sampler.coldstart import PriorConfig, blend
 from streams.sampler.delays import DelayModel
+from streams.sampler.inflight import DealCredit, DealRecord, eventual_values
 from streams.sampler.model import Evidence, Posterior, decay_weights, dispersion, update
 from streams.sampler.response import ResponseCurves, fit
 
@@ -68,6 +69,13 @@ class ModelConfig:
     """How long a move's expected gain is counted over when weighed against its cost."""
     change_confidence: float = 0.8
     """Posterior probability with which a move's gain must beat its cost."""
+    value_in_flight: bool = True
+    """Value per deal from each deal's eventual value - resolved, or expected given its stage and
+    age while open (:mod:`streams.sampler.inflight`) - instead of its credits so far developed by
+    the group's curve. Needs the revenue events' deal ids; groups without them use the curve."""
+    in_flight_lookahead_days: float = 21.0
+    """How long an open deal's peers must have been watched since its age to say what it becomes:
+    about a B2B pipeline's length (lead to close); a deal without such peers keeps its credit."""
 
 
 @dataclass(slots=True)
@@ -122,6 +130,8 @@ class GroupState:
     """New deals per click-to-first-credit lag (the deal-arrival curve)."""
     new_entity_min_budget_minor: int = 100
     """The minimum budget an entity gets when a fact first names it (the platform's minimum)."""
+    deals: dict[str, DealRecord] = field(default_factory=dict)
+    """Every deal the revenue events named, open or resolved (value in flight)."""
 
     @classmethod
     def for_model(cls, tenant_id: str, group_id: str, config: ModelConfig, currency: str = "USD",
@@ -154,11 +164,12 @@ class GroupState:
         cell.spend_minor, cell.clicks, cell.impressions, cell.results = spend_minor, clicks, impressions, results
 
     def record_revenue(self, entity_id: str, campaign_id: str, amount_minor: int, occurred_at: datetime,
-                       click_at: datetime | None, new_deal: bool) -> None:
+                       click_at: datetime | None, new_deal: bool, deal: DealCredit | None = None) -> None:
         """Add a signed credit to the cohort of its click (or of its own day, when the click is unknown).
 
         ``new_deal``: this is the deal's first credit (its total was zero before), so it counts as
-        a conversion.
+        a conversion. ``deal``: what the event says about its deal (id, kind, stage, total), kept
+        so open deals can be told from resolved ones.
         """
         self.entity(entity_id, campaign_id)
         cohort_at = click_at or occurred_at
@@ -171,6 +182,11 @@ class GroupState:
         if new_deal:
             cell.deals += 1
             self.deal_delays.observe(lag, 1)
+        if deal is not None:
+            record = self.deals.get(deal.deal_id)
+            if record is None:
+                record = self.deals[deal.deal_id] = DealRecord(entity_id, cohort_at)
+            record.observe(deal, occurred_at)
 
     # -- facts out --------------------------------------------------------------------------
     def active_entities(self, today: date, ttl_days: int) -> list[str]:
@@ -207,13 +223,33 @@ class GroupState:
             return np.bincount(idx, weights=w * values, minlength=k)
 
         spend, deals = column("spend_minor"), column("deals")
+        value_exposure = total(deals * maturity, value_weight)
+        revenue = total(column("revenue_minor"), value_weight)
+        jump_abs = total(column("jump_abs"), value_weight)
+        jump_sq = total(column("jump_sq"), value_weight)
+        if config.value_in_flight and self.deals:
+            value_curve = self.delays.increments(*cohorts)
+            deal_curve = self.deal_delays.increments(*cohorts)
+
+            def developed(ages: np.ndarray) -> np.ndarray:
+                return np.asarray(self.delays.cdf(ages, value_curve)
+                                  / np.maximum(self.deal_delays.cdf(ages, deal_curve), 1e-6), dtype=np.float64)
+
+            v = eventual_values(self.deals, entity_ids, now, config.horizon_days, config.prior.value_pseudo_deals,
+                                config.in_flight_lookahead_days, developed)
+            w = decay_weights(np.array([cohort_age_days(now, d) for d in v.cohort_days], dtype=np.float64),
+                              config.value_half_life_days)
+            value_exposure = np.bincount(v.index, weights=w, minlength=k)
+            revenue = np.bincount(v.index, weights=w * v.value, minlength=k)
+            jump_abs = np.bincount(v.index, weights=w * np.abs(v.value), minlength=k)
+            jump_sq = np.bincount(v.index, weights=w * v.value_sq, minlength=k)
         return Evidence(
             deal_exposure=total(spend * deal_dev),
             deals=total(deals),
-            value_exposure=total(deals * maturity, value_weight),
-            revenue=total(column("revenue_minor"), value_weight),
-            jump_abs=total(column("jump_abs"), value_weight),
-            jump_sq=total(column("jump_sq"), value_weight),
+            value_exposure=value_exposure,
+            revenue=revenue,
+            jump_abs=jump_abs,
+            jump_sq=jump_sq,
             spend=total(spend),
             clicks=total(column("clicks")),
             results=total(column("results")),
@@ -261,6 +297,8 @@ class GroupState:
         for cells in self.days.values():
             for day in [d for d in cells if d < before]:
                 del cells[day]
+        for deal_id in [i for i, d in self.deals.items() if d.cohort_day < before]:
+            del self.deals[deal_id]
 
 
 def retention_cutoff(now: datetime, config: ModelConfig) -> date:

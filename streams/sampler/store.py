@@ -19,6 +19,7 @@ import numpy as np
 from schemas.events import EvidenceMark, RevenueRecognized, SpendReported
 from streams.core.db import Conn
 from streams.sampler.delays import DelayModel
+from streams.sampler.inflight import DealCredit, DealRecord
 from streams.sampler.model import Posterior
 from streams.sampler.state import DayFacts, EntityInfo, GroupState, ModelConfig, age_days
 
@@ -84,6 +85,16 @@ REVENUE_DAY_SQL = ("INSERT INTO sampler_entity_days"
                    " DO UPDATE SET deals = sampler_entity_days.deals + $5,"
                    " revenue_minor = sampler_entity_days.revenue_minor + $6,"
                    " jump_abs = sampler_entity_days.jump_abs + $7, jump_sq = sampler_entity_days.jump_sq + $8")
+DEAL_SQL = ("INSERT INTO sampler_deals (tenant_id, group_id, deal_id, entity_id, start_at, cohort_day, credited_minor,"
+            " appointment_at, resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+            " CASE WHEN $9::boolean THEN NULL WHEN $10::boolean THEN $8::timestamptz END,"
+            " CASE WHEN $9::boolean THEN $8::timestamptz END)"
+            " ON CONFLICT (tenant_id, group_id, deal_id) DO UPDATE SET credited_minor = $7,"
+            " resolved_at = CASE WHEN $9::boolean THEN GREATEST(sampler_deals.resolved_at, $8::timestamptz)"
+            " ELSE sampler_deals.resolved_at END,"
+            " appointment_at = CASE WHEN NOT $9::boolean AND $10::boolean"
+            " THEN COALESCE(sampler_deals.appointment_at, $8::timestamptz) ELSE sampler_deals.appointment_at END")
+"""One deal's record, as :meth:`~streams.sampler.inflight.DealRecord.observe` moves it in memory."""
 LAG_SQL = ("INSERT INTO sampler_delay_lags (tenant_id, group_id, kind, lag_days, amount) VALUES ($1, $2, $3, $4, $5)"
            " ON CONFLICT (tenant_id, group_id, kind, lag_days) DO UPDATE SET amount = sampler_delay_lags.amount + $5")
 
@@ -111,19 +122,28 @@ async def apply_facts(conn: Conn, events: Sequence[RevenueRecognized | SpendRepo
             for e in spends])
     if not revenues:
         return
-    days, lags = [], []
+    days, lags, deals = [], [], []
     bucket = DelayModel(horizon_days=model.horizon_days).bucket
     for e in revenues:
         amount, new_deal = e.amount.amount_minor, first_credit(e)
         cohort_at = e.click_occurred_at or e.occurred_at
         days.append((e.tenant_id, e.group_id, e.adset_id, cohort_at.astimezone(UTC).date(), int(new_deal), amount,
                      abs(amount), float(amount) ** 2))
+        deal = deal_credit(e)
+        deals.append((e.tenant_id, e.group_id, e.deal_id, e.adset_id, cohort_at, cohort_at.astimezone(UTC).date(),
+                      e.credited_total_minor, e.occurred_at, deal.resolves, deal.appointment))
         lag = bucket(age_days(e.occurred_at, cohort_at))
         lags.append((e.tenant_id, e.group_id, "value", lag, float(amount)))
         if new_deal:
             lags.append((e.tenant_id, e.group_id, "deals", lag, 1.0))
     await conn.executemany(REVENUE_DAY_SQL, days)
+    await conn.executemany(DEAL_SQL, deals)
     await conn.executemany(LAG_SQL, lags)
+
+
+def deal_credit(event: RevenueRecognized) -> DealCredit:
+    """What the event says about its deal: open or resolved, at which stage, credited how much."""
+    return DealCredit(event.deal_id, event.kind, event.stage_id, event.credited_total_minor)
 
 
 def first_credit(event: RevenueRecognized) -> bool:
@@ -184,6 +204,10 @@ async def load_group(conn: Conn, tenant_id: str, group_id: str, model: ModelConf
             r["spend_minor"], r["clicks"], r["impressions"], r["results"], r["deals"], r["revenue_minor"],
             r["jump_abs"], r["jump_sq"],
         )
+    for r in await conn.fetch("SELECT * FROM sampler_deals WHERE tenant_id = $1 AND group_id = $2 AND cohort_day >= $3",
+                              tenant_id, group_id, since or date(1970, 1, 1)):
+        state.deals[r["deal_id"]] = DealRecord(r["entity_id"], r["start_at"], r["credited_minor"],
+                                               r["appointment_at"], r["resolved_at"])
     for r in await conn.fetch("SELECT kind, lag_days, amount FROM sampler_delay_lags WHERE tenant_id = $1"
                               " AND group_id = $2", tenant_id, group_id):
         target = state.delays if r["kind"] == "value" else state.deal_delays

@@ -7,7 +7,6 @@ goes to the dead-letter topic and every neighbour is applied exactly once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -20,14 +19,11 @@ from streams.core.naming import group_name, topic_name
 from streams.core.process import Consumed, Effects, Processor
 from streams.core.settings import Settings
 from streams.core.stage import Batching, Resources, Stage
+from tests.helpers import numbered_click as click
 from tests.helpers import read_records, running_stages, wait_until
 
 GROUP = "batches"
 
-
-def click(n: int, tenant: str = "acme") -> AdClicked:
-    return AdClicked(event_id=f"click-{n}", tenant_id=tenant, occurred_at=datetime(2026, 5, 1, tzinfo=UTC),
-                     click_id=f"c{n}", ad_id="ad1")
 
 
 class Counting(Stage):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -17,14 +16,11 @@ from streams.core import inbox
 from streams.core.naming import group_name, topic_name
 from streams.core.settings import Settings
 from streams.core.stage import Resources, Stage
+from tests.helpers import numbered_click as click
 from tests.helpers import raw_producer, read_records, running_stages, wait_until
 
 GROUP = "spec"
 
-
-def click(n: int, tenant: str = "acme") -> AdClicked:
-    return AdClicked(event_id=f"click-{n}", tenant_id=tenant, occurred_at=datetime(2026, 5, 1, tzinfo=UTC),
-                     click_id=f"c{n}", ad_id="ad1")
 
 
 class Recording(Stage):

@@ -11,11 +11,13 @@ topics outlive it and the backtest can replay what the live sampler decided.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +34,7 @@ from streams.lab.backtest.policies import policy_by_name
 from streams.lab.backtest.records import TimeRange
 from streams.lab.dev.ports import free_port
 from streams.lab.dev.simulation import SAMPLER_ENVIRONMENT
+from tests.infra import drop_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +50,7 @@ class DevRun:
 
 
 @pytest.fixture(scope="module")
-def run(kafka_bootstrap: str, pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> DevRun:
+def run(kafka_bootstrap: str, pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
     run_id = uuid.uuid4().hex[:8]
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": pg_url,
            "ROASLOOP_TOPIC_PREFIX": f"e2e{run_id}.", "ROASLOOP_DATABASE_SCHEMA": f"e2e_{run_id}",
@@ -62,7 +65,8 @@ def run(kafka_bootstrap: str, pg_url: str, tmp_path_factory: pytest.TempPathFact
     assert result.returncode == 0, result.stderr[-4000:]
     settings = load_settings(kafka_bootstrap_servers=kafka_bootstrap, database_url=pg_url,
                              topic_prefix=f"e2e{run_id}.", database_schema=f"e2e_{run_id}")
-    return DevRun(json.loads(result.stdout), settings, started, datetime.now(UTC), export, result.stderr)
+    yield DevRun(json.loads(result.stdout), settings, started, datetime.now(UTC), export, result.stderr)
+    asyncio.run(drop_topics(kafka_bootstrap, settings.topic_prefix))
 
 
 @pytest.fixture(scope="module")

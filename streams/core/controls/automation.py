@@ -14,10 +14,11 @@ A campaign's row wins over its tenant's; no row at all is autopilot. The executo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from streams.core.controls.audit import record_operator_action
 from streams.core.controls.versioned import save_row
@@ -58,6 +59,11 @@ async def automation_for(conn: Conn, tenant_id: str, campaign_id: str) -> Automa
     row = await conn.fetchrow(
         "SELECT * FROM automation_modes WHERE tenant_id = $1 AND campaign_id IN ('', $2)"
         " ORDER BY campaign_id DESC LIMIT 1", tenant_id, campaign_id)
+    return automation_of(row)
+
+
+def automation_of(row: Mapping[str, Any] | None) -> Automation:
+    """The mode an ``automation_modes`` row sets (None: no row, autopilot); batch readers share it."""
     if row is None:
         return Automation()
     return Automation(row["mode"], Decimal(row["approval_threshold_pct"]),

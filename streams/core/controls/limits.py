@@ -257,6 +257,27 @@ class LimitsBook:
         }
 
     @classmethod
+    async def load_for(cls, conn: Conn, defaults: GuardrailSettings,
+                       keys: Iterable[tuple[str, str, str]]) -> LimitsBook:
+        """The layers of just these ``(tenant, campaign, entity)`` keys, in two round trips: what a batch of
+        executor decisions needs, the same rows :func:`load_layers` reads for one entity."""
+        keys = list(keys)
+        campaigns = sorted({(t, c) for t, c, _ in keys} | {(t, TENANT_WIDE) for t, _, _ in keys})
+        entities = sorted({(t, e) for t, _, e in keys})
+        book = cls(defaults, source="postgresql")
+        for row in await conn.fetch(
+                "SELECT o.* FROM guardrail_overrides o JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, campaign_id)"
+                " ON o.tenant_id = k.tenant_id AND o.campaign_id = k.campaign_id",
+                [t for t, _ in campaigns], [c for _, c in campaigns]):
+            book.overrides[(row["tenant_id"], row["campaign_id"])] = Override.from_row(row)
+        for row in await conn.fetch(
+                "SELECT b.* FROM executor_entity_limits b JOIN unnest($1::text[], $2::text[])"
+                " AS k(tenant_id, entity_id) ON b.tenant_id = k.tenant_id AND b.entity_id = k.entity_id",
+                [t for t, _ in entities], [e for _, e in entities]):
+            book.bounds[(row["tenant_id"], row["entity_id"])] = Bounds(row["floor_minor"], row["cap_minor"])
+        return book
+
+    @classmethod
     async def load(cls, conn: Conn, defaults: GuardrailSettings, tenants: Iterable[str] | None = None) -> LimitsBook:
         """Snapshot the overrides and bounds (of ``tenants``, or all) from PostgreSQL."""
         where, args = ("WHERE tenant_id = ANY($1::text[])", [sorted(set(tenants))]) if tenants is not None else ("", [])

@@ -25,7 +25,7 @@ from streams.lab.backtest.policies import Choice, ReplayPolicy
 from streams.lab.backtest.records import ReplayRecord
 from streams.sampler.settings import SamplerSettings, load_sampler_settings
 from streams.sampler.state import GroupState, retention_cutoff
-from streams.sampler.store import first_credit
+from streams.sampler.store import deal_credit, first_credit
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ class Replay:
             elif isinstance(event, RevenueRecognized):
                 self.state(key, event.amount.currency).record_revenue(
                     self._entity_of(event), event.campaign_id, event.amount.amount_minor, event.occurred_at,
-                    event.click_occurred_at, new_deal=first_credit(event))
+                    event.click_occurred_at, new_deal=first_credit(event), deal=deal_credit(event))
 
     def _catch_up(self, key: GroupKey, decision: AllocationDecided) -> None:
         """Apply the group's pending facts the decision saw; keep the rest for later decisions."""

@@ -1,6 +1,7 @@
 """A local Meta Graph API (Marketing API subset) that answers like graph.facebook.com.
 
-Endpoints: ``GET/POST /{version}/{id}`` (read fields; update ``daily_budget`` or ``status``),
+Endpoints: ``GET/POST /{version}/{id}`` (read fields, with expansions, :mod:`.meta_read`; update
+``daily_budget`` or ``status``), ``GET /{version}/{adset}/ads``,
 ``GET /{version}/act_{account}/minimum_budgets``, ``GET /{version}/{id}/insights`` and the creation
 edges of :mod:`.meta_create`. Every call needs ``access_token`` and, by default, ``appsecret_proof``
 (query or form). Besides the state's own token (which sees every account), ``state.grants`` issues
@@ -41,6 +42,7 @@ from streams.lab.sandbox.meta_errors import (
 )
 from streams.lab.sandbox.meta_faults import Fault
 from streams.lab.sandbox.meta_insights import query_insights
+from streams.lab.sandbox.meta_read import node, read, read_ads
 from streams.lab.sandbox.meta_state import MetaState, appsecret_proof
 from streams.lab.sandbox.meta_usage import UseCase
 
@@ -178,10 +180,12 @@ def _dispatch(
         return query_insights(state, object_id, params, url)
     if edge == "minimum_budgets" and method == "GET":
         return _minimum_budgets(state, object_id)
+    if edge == "ads" and method == "GET":
+        return read_ads(state, object_id, params, url)
     if edge is not None:
         raise unknown_path(f"/{object_id}/{edge}")
     if method == "GET":
-        return _read(state, object_id, params.get("fields", ""))
+        return read(state, object_id, params.get("fields", ""))
     return _update(state, object_id, params)
 
 
@@ -203,56 +207,8 @@ def _minimum_budgets(state: MetaState, object_id: str) -> dict[str, Any]:
     }
 
 
-def _node(state: MetaState, object_id: str) -> tuple[str, dict[str, Any]]:
-    """The node's type name and every field the stand-in knows, Meta-style (numbers as strings)."""
-    with state.lock:
-        if object_id.startswith("act_") and object_id[4:] in state.accounts:
-            a = state.accounts[object_id[4:]]
-            return "AdAccount", {
-                "id": object_id, "account_id": a.account_id, "name": a.name, "currency": a.currency,
-                "account_status": 1, "timezone_name": a.timezone_name,
-            }  # fmt: skip
-        if object_id in state.campaigns:
-            c = state.campaigns[object_id]
-            fields = {"id": c.campaign_id, "name": c.name, "status": c.status, "effective_status": c.status,
-                      "configured_status": c.status, "account_id": c.account_id, "objective": c.objective}  # fmt: skip
-            if c.daily_budget is not None:
-                fields["daily_budget"] = str(c.daily_budget)
-            return "Campaign", fields
-        if object_id in state.adsets:
-            s = state.adsets[object_id]
-            camp = state.campaigns[s.campaign_id]
-            effective = s.status if camp.status == "ACTIVE" else "CAMPAIGN_PAUSED"
-            fields = {"id": s.adset_id, "name": s.name, "status": s.status, "effective_status": effective,
-                      "configured_status": s.status, "campaign_id": s.campaign_id, "account_id": s.account_id,
-                      "lifetime_budget": "0", "budget_remaining": str(s.daily_budget or 0)}  # fmt: skip
-            if s.daily_budget is not None:
-                fields["daily_budget"] = str(s.daily_budget)
-            return "AdSet", fields
-        if object_id in state.ads:
-            ad = state.ads[object_id]
-            return "Ad", {
-                "id": ad.ad_id, "name": ad.name, "status": ad.status, "effective_status": ad.status,
-                "adset_id": ad.adset_id, "campaign_id": ad.campaign_id, "account_id": ad.account_id,
-            }  # fmt: skip
-    raise unknown_object(object_id)
-
-
-def _read(state: MetaState, object_id: str, fields: str) -> dict[str, Any]:
-    node_type, known = _node(state, object_id)
-    wanted = [f for f in fields.split(",") if f] or ["name"]
-    out: dict[str, Any] = {}
-    for f in wanted:
-        if f not in known and f not in ("daily_budget",):
-            raise invalid_parameter(f"(#100) Tried accessing nonexisting field ({f}) on node type ({node_type})")
-        if f in known:
-            out[f] = known[f]
-    out["id"] = known["id"]
-    return out
-
-
 def _update(state: MetaState, object_id: str, params: Mapping[str, str]) -> dict[str, Any]:
-    node_type, _ = _node(state, object_id)
+    node_type, _ = node(state, object_id)
     if node_type not in ("AdSet", "Campaign", "Ad"):
         raise unknown_object(object_id, "post")
     if "status" in params:

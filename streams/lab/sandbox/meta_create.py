@@ -137,7 +137,7 @@ def _adset(state: MetaState, account_id: str, params: Mapping[str, str], _f: Map
     if params.get("bid_strategy") in ("LOWEST_COST_WITH_BID_CAP", "COST_CAP") and not params.get("bid_amount"):
         raise invalid_parameter("bid_amount is required for bid_strategy " + params["bid_strategy"],
                                 subcode=1815857)
-    _targeting(params)
+    targeting = _targeting(params)
     budget = _budget(state, account_id, params)
     if budget is None and campaign.daily_budget is None and not params.get("lifetime_budget"):
         raise invalid_parameter("An ad set needs daily_budget or lifetime_budget when its campaign has no "
@@ -147,6 +147,7 @@ def _adset(state: MetaState, account_id: str, params: Mapping[str, str], _f: Map
     s: MetaAdSet = state.add_adset(adset_id, campaign.campaign_id, budget, name)
     s.status, s.bid_strategy = status, params.get("bid_strategy")
     s.bid_amount = int(params["bid_amount"]) if params.get("bid_amount", "").isdigit() else None
+    s.optimization_goal, s.targeting = params["optimization_goal"], targeting
     return {"id": adset_id}
 
 
@@ -216,7 +217,7 @@ def _ad(state: MetaState, account_id: str, params: Mapping[str, str], _f: Mappin
     status = _enum(params, "status", STATUSES, "ACTIVE")
     ad_id = str(next(_ids))
     ad: MetaAd = state.add_ad(ad_id, adset.adset_id, name)
-    ad.status = status
+    ad.status, ad.creative_id = status, creative_id
     return {"id": ad_id}
 
 

@@ -63,6 +63,8 @@ class MetaAdSet:
     status: str = "ACTIVE"
     bid_amount: int | None = None
     bid_strategy: str | None = None
+    optimization_goal: str | None = None
+    targeting: dict[str, Any] | None = None  # as sent: geo_locations, age_min/max, positions, audiences
 
 
 @dataclass
@@ -73,6 +75,7 @@ class MetaAd:
     account_id: str
     name: str
     status: str = "ACTIVE"
+    creative_id: str | None = None
 
 
 @dataclass
@@ -240,7 +243,8 @@ class MetaState:
             obj = table.get(object_id)
             if obj is not None:
                 return str(obj.account_id)
-        return None
+        creative = self.media.creatives.get(object_id)
+        return creative.account_id if creative is not None else None
 
     def changes_of(self, entity_id: str, since: datetime | None = None) -> list[BudgetChange]:
         with self.lock:

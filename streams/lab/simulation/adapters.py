@@ -16,7 +16,7 @@ from datetime import datetime
 from schemas.pipeline import StageValues, canonical_stage
 from streams.core.controls.limits import GuardrailSettings, Override, effective_limits
 from streams.executor.guardrails import Proposal, evaluate
-from streams.revenue.valuation import DealState, apply
+from streams.revenue.valuation import Credit, DealState, apply
 
 
 @dataclass
@@ -32,12 +32,18 @@ class DealLedger:
 
     def credit(self, deal_id: str, stage_id: str, amount_minor: int | None, at: datetime) -> int:
         """The signed change to the deal's credited total that this stage change makes."""
+        credit = self.change(deal_id, stage_id, amount_minor, at)
+        return credit.amount_minor if credit else 0
+
+    def change(self, deal_id: str, stage_id: str, amount_minor: int | None, at: datetime) -> Credit | None:
+        """The credit (kind, signed change, new total) this stage change makes, as the revenue stage
+        would publish it; None when it credits nothing."""
         stage = canonical_stage(stage_id)
         if stage is None:
-            return 0
+            return None
         state, credit = apply(self.deals.get(deal_id, DealState()), stage, self.values, 1.0, amount_minor, at)
         self.deals[deal_id] = state
-        return credit.amount_minor if credit else 0
+        return credit
 
 
 def guarded_budget(entity_id: str, campaign_id: str, currency: str, target: int, current: int,

@@ -35,6 +35,7 @@ from streams.priors.features import EntityFeatures
 from streams.priors.source import PriorSource
 from streams.sampler.allocation import change_pays, guardrail_box, plan_budgets
 from streams.sampler.coldstart import external_priors
+from streams.sampler.inflight import DealCredit
 from streams.sampler.policy import AllocationRequest, Policy
 from streams.sampler.state import GroupState, ModelConfig
 
@@ -116,12 +117,15 @@ def _feed(outcome: DayOutcome, states: dict[str, GroupState], credit: DealLedger
     credited = 0
     for change in outcome.stage_changes:
         before = credit.credited(change.deal_id)
-        delta = credit.credit(change.deal_id, change.stage_id, change.amount_minor, change.occurred_at)
+        made = credit.change(change.deal_id, change.stage_id, change.amount_minor, change.occurred_at)
+        delta = made.amount_minor if made else 0
         credited += delta
         by_entity[change.adset_id] = by_entity.get(change.adset_id, 0) + delta
-        if delta and in_horizon:
+        if made and in_horizon:
+            deal = DealCredit(change.deal_id, made.kind, change.stage_id, made.credited_total_minor)
             states[change.group_id].record_revenue(change.adset_id, change.campaign_id, delta, change.occurred_at,
-                                                   click_times.get(change.click_id), new_deal=before == 0 < delta)
+                                                   click_times.get(change.click_id), new_deal=before == 0 < delta,
+                                                   deal=deal)
     return credited
 
 

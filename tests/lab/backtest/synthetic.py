@@ -22,6 +22,7 @@ from streams.sampler.decide import gate_rng, planned_targets
 from streams.sampler.policy import AllocationRequest
 from streams.sampler.settings import load_sampler_settings
 from streams.sampler.state import GroupState
+from streams.sampler.store import deal_credit
 from tests.lab.backtest.factories import T0, revenue, spend
 
 TRUE_ROAS = {"a": 0.5, "b": 1.5, "c": 3.0}
@@ -56,7 +57,7 @@ def _feed(state: GroupState, f: SpendReported | RevenueRecognized) -> None:
                            f.daily_budget_minor)
     else:
         state.record_revenue(f.adset_id, f.campaign_id, f.amount.amount_minor, f.occurred_at, f.click_occurred_at,
-                             new_deal=True)
+                             new_deal=True, deal=deal_credit(f))
 
 
 def synthetic_run(seed: int, *, periods: int = 8, hours: int = 12, total_minor: int = 300_000,
