@@ -105,11 +105,7 @@ def window_start_budget(entity_changes: Sequence[PastChange], current_minor: int
 
 def _result(name: str, passed: bool, detail: str, limit: float | None = None,
             observed: float | None = None) -> GuardrailResult:
-    """Built without validation: every argument is typed and made here, and a replay builds a few per
-    budget it replays. The numbers become floats as validation would have made them."""
-    return GuardrailResult.model_construct(name=name, passed=passed, detail=detail,
-                                           limit=None if limit is None else float(limit),
-                                           observed=None if observed is None else float(observed))
+    return GuardrailResult(name=name, passed=passed, detail=detail, limit=limit, observed=observed)
 
 
 def _bounds(target: int, limits: Limits) -> tuple[int, list[GuardrailResult], bool, bool]:
