@@ -16,7 +16,7 @@ import numpy as np
 
 from schemas.events import AllocationDecided, BudgetChangeRequested, EntityAllocation
 from schemas.money import Money
-from streams.core.controls.limits import guardrail_settings
+from streams.core.controls.limits import GuardrailSettings, guardrail_settings
 from streams.priors.source import PriorSource, TenantPriorSources
 from streams.sampler.allocation import IntArray, change_pays, plan_budgets
 from streams.sampler.coldstart import external_priors, prior_fields
@@ -39,15 +39,19 @@ def seed_of(decision_id: str) -> int:
 
 
 def planned_targets(target: IntArray, current: IntArray, mins: IntArray, total: int, settings: SamplerSettings,
-                    draws: FloatArray | None) -> IntArray:
+                    draws: FloatArray | None, guardrails: GuardrailSettings | None = None) -> IntArray:
     """Targets moved inside the executor's default velocity limit with the group's total kept, and
     only when the move pays for its change cost (``streams.sampler.allocation``), judged on posterior
-    ``draws`` (``None``, a policy without a posterior: always)."""
-    m = settings.model()
-    planned = plan_budgets(target, current, mins, total, max_change_fraction=guardrail_settings().max_change_fraction,
+    ``draws`` (``None``, a policy without a posterior: always).
+
+    ``guardrails`` are the executor's defaults, read from the environment when not given; a replay
+    passes the ones it read once, because reading settings costs more than the whole plan."""
+    limits = guardrails if guardrails is not None else guardrail_settings()
+    planned = plan_budgets(target, current, mins, total, max_change_fraction=limits.max_change_fraction,
                            hysteresis=settings.hysteresis, min_change_minor=settings.min_change_minor)
-    if draws is None or change_pays(draws, current, planned, cost_days=m.change_cost_days,
-                                    horizon_days=m.change_horizon_days, confidence=m.change_confidence):
+    if draws is None or change_pays(draws, current, planned, cost_days=settings.change_cost_days,
+                                    horizon_days=settings.change_horizon_days,
+                                    confidence=settings.change_confidence):
         return planned
     return current
 

@@ -6,11 +6,16 @@ import numpy as np
 from scipy import integrate, stats
 
 from streams.sampler.allocation import (
+    SCALAR_FILL_MAX,
     Constraints,
     apply_hysteresis,
+    bisect_array,
+    bisect_scalar,
+    bounds,
     budgets_for,
     probability_best,
     thompson_shares,
+    water_fill,
 )
 from streams.sampler.model import Posterior
 
@@ -88,3 +93,23 @@ def test_hysteresis_keeps_small_moves_and_passes_large_ones() -> None:
     target = np.array([10_400, 13_000, 500])
     kept = apply_hysteresis(target, current, threshold=0.05)
     assert kept.tolist() == [10_000, 13_000, 500]
+
+
+def test_the_scalar_water_fill_lands_on_the_same_bits_as_the_array_one() -> None:
+    """The few-entity bisection runs on Python floats; a replay reproduces live decisions only if it
+    ends exactly where numpy's does, for equal, skewed, one-hot and zero-heavy shares alike."""
+    rng = np.random.default_rng(7)
+    for case in range(3000):
+        k = int(rng.integers(1, SCALAR_FILL_MAX))
+        shares = [rng.dirichlet(np.ones(k)), np.full(k, 1.0 / k), np.eye(k)[int(rng.integers(k))],
+                  rng.random(k) * (rng.random(k) > 0.3)][case % 4]
+        total = int(rng.integers(k * 200, k * 200 + 10 ** int(rng.integers(3, 10))))
+        constraints = Constraints(total, rng.integers(0, 200, size=k).astype(np.int64),
+                                  floor_share=float(rng.choice([0.0, 0.1, 0.3])),
+                                  cap_share=float(rng.choice([1.0, 0.5, 0.8])))
+        floor, cap = bounds(constraints)
+        weights = shares if shares.sum() > 0 else np.ones(k)
+        hi = total / max(float(weights[weights > 0].min()), 1e-12) + float(cap.max())
+        scalar = bisect_scalar(0.0, hi, weights.tolist(), floor.tolist(), cap.tolist(), float(total))
+        assert scalar == bisect_array(0.0, hi, weights, floor, cap, float(total)), (shares, total)
+        assert np.array_equal(water_fill(shares, floor, cap, float(total)), np.clip(scalar * weights, floor, cap))

@@ -237,13 +237,22 @@ class LimitsBook:
     """``(tenant_id, entity_id)`` -> floor and cap."""
     source: str = SETTINGS
     """Where the overrides came from: ``settings`` (none: the defaults alone) or ``postgresql``."""
+    _memo: dict[tuple[GuardrailSettings, Override | None, Override | None, Bounds | None], Limits] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def layers_for(self, tenant_id: str, campaign_id: str, entity_id: str) -> Layers:
         campaign = self.overrides.get((tenant_id, campaign_id)) if campaign_id != TENANT_WIDE else None
         return Layers(self.overrides.get((tenant_id, TENANT_WIDE)), campaign, self.bounds.get((tenant_id, entity_id)))
 
     def limits_for(self, tenant_id: str, campaign_id: str, entity_id: str) -> Limits:
-        return self.layers_for(tenant_id, campaign_id, entity_id).limits(self.defaults)
+        """Memoized on the layers' values, not on the ids: a book whose rows change answers with the new
+        rows, and a replay asking for the same entity at every decision does not rebuild its limits."""
+        layers = self.layers_for(tenant_id, campaign_id, entity_id)
+        key = (self.defaults, layers.tenant, layers.campaign, layers.bounds)
+        limits = self._memo.get(key)
+        if limits is None:
+            limits = self._memo[key] = layers.limits(self.defaults)
+        return limits
 
     def describe(self) -> dict[str, Any]:
         """Which limits a run used, JSON-ready: the defaults and every override and bound."""

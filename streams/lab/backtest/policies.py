@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from schemas.events import AllocationDecided
-from streams.core.controls.limits import PLATFORM_MIN_BUDGET_MINOR
+from streams.core.controls.limits import PLATFORM_MIN_BUDGET_MINOR, guardrail_settings
 from streams.lab.policies import POLICY_NAMES, make_policy
 from streams.sampler.decide import gate_rng, planned_targets
 from streams.sampler.policy import AllocationRequest, Thompson
@@ -77,6 +77,7 @@ class Sampler:
         self.policy = policy
         self.seed = seed
         self.settings = settings or load_sampler_settings()
+        self.guardrails = guardrail_settings()  # read once, like the sampler settings: not per decision
         self.name = policy.name if seed is None else f"{policy.name}@{seed}"
 
     def choose(self, logged: AllocationDecided, state: GroupState) -> Choice:
@@ -93,10 +94,13 @@ class Sampler:
         allocation = self.policy.allocate(request, rng)
         order = [list(allocation.entity_ids).index(e) for e in ids]
         shares = allocation.shares[order] / allocation.shares.sum()
-        gate = gate_rng(logged.seed or 0) if self.seed is None else decision_rng(self.seed + 1, logged.decision_id)
-        draws = allocation.posterior.draw(gate, 500)[:, order] if allocation.posterior is not None else None
+        draws = None
+        if allocation.posterior is not None:  # no posterior, no change-cost draws: no gate stream to seed
+            gate = (gate_rng(logged.seed or 0) if self.seed is None
+                    else decision_rng(self.seed + 1, logged.decision_id))
+            draws = allocation.posterior.draw(gate, 500)[:, order]
         targets = planned_targets(allocation.budgets[order], current, minimums,
-                                  logged.total_budget.amount_minor, s, draws)
+                                  logged.total_budget.amount_minor, s, draws, self.guardrails)
         return Choice(ids, tuple(float(x) for x in shares), tuple(int(x) for x in targets))
 
 
