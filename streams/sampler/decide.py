@@ -3,7 +3,8 @@
 The decision is deterministic for its inputs: ``decision_id`` is derived from the group and the
 clock's "now", the Monte Carlo generator is seeded from it, and every ``change_id`` is the
 decision id plus the entity. A replay at the same moment decides the same, and the executor
-applies a redelivered request at most once.
+applies a redelivered request at most once. Stop-loss proposals (``streams.sampler.stoploss``)
+ride on the decision, drawn from their own stream off the same seed; they are never executed here.
 """
 
 from __future__ import annotations
