@@ -9,6 +9,7 @@ import pytest
 
 from schemas.events import AllocationDecided, StatusProposal
 from streams.core.errors import ConfigError
+from streams.lab.backtest.policies import policy_by_name, proposal_keys
 from streams.sampler.decide import decide, seed_of
 from streams.sampler.settings import SamplerSettings, load_sampler_settings
 from streams.sampler.state import GroupState
@@ -124,3 +125,12 @@ def test_a_resume_threshold_not_below_the_pause_threshold_fails_at_start_naming_
     assert "STOP_LOSS_RESUME_PROBABILITY" in str(err.value) and "STOP_LOSS_PAUSE_PROBABILITY" in str(err.value)
     with pytest.raises(ConfigError, match="ROASLOOP_SAMPLER_STOP_LOSS_PAUSE_PROBABILITY"):
         load_sampler_settings(stop_loss_pause_probability=1.5)
+
+
+def test_replaying_the_decision_with_its_logged_seed_reproduces_its_proposals() -> None:
+    state = market()
+    out = decide(state, ROW, NOW, SamplerSettings(), paused=False)
+    assert out is not None and out.decision.status_proposals
+    replayed = policy_by_name("thompson").choose(out.decision, state)
+    assert replayed.proposals == proposal_keys(out.decision) == (("loser", "pause"),)
+    assert replayed.budgets == tuple(a.budget_minor for a in out.decision.allocations)
