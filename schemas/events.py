@@ -9,11 +9,11 @@ feed one sampler or executor instance are keyed by ``tenant_id:group_id``.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.bounds import Count, Int64, MinorUnits, Ordinal
+from schemas.bounds import Count, Int64, MinorUnits, Ordinal, WholeNumber
 from schemas.creatives import MAX_EMBEDDING_DIM, CreativeFeatures
 from schemas.envelope import Confidence, EntityId, Envelope, Timestamp
 from schemas.money import CurrencyCode, Money, SignedMoney
@@ -222,6 +222,28 @@ class EvidenceMark(_Part):
     next_offset: Count
 
 
+# --- stop-loss proposals (issue 22) ---------------------------------------------------------
+MAX_STATUS_PROPOSALS = 500
+"""At most this many status proposals per decision (a group's ad sets; bounds a message's size)."""
+
+
+class StatusProposal(_Part):
+    """The sampler proposes pausing or resuming an ad set, with its reason (``streams.sampler.stoploss``).
+
+    A proposal, not a request: nothing acts on it on Meta until status changes go through the
+    executor's audited path."""
+
+    entity_id: EntityId
+    action: Literal["pause", "resume"]
+    probability_below_break_even: float = Field(ge=0.0, le=1.0,
+                                                description="Posterior probability that pipeline ROAS < break-even")
+    break_even_roas: float = Field(ge=0.0, le=1000.0, description="The break-even pipeline ROAS judged against")
+    spend_minor: MinorUnits = Field(description="The ad set's spend over the sampler's retained days")
+    age_days: Annotated[int, Field(ge=0, le=100_000), WholeNumber] = Field(
+        description="Whole days since the ad set's first retained day of spend")
+    reason: str = Field(default="", max_length=500)
+
+
 class AllocationDecided(Envelope):
     """The sampler's allocation of one group's budget (``decisions.v1``).
 
@@ -246,6 +268,9 @@ class AllocationDecided(Envelope):
     reason: str = ""
     evidence: list[EvidenceMark] = Field(default_factory=list)
     settings_digest: str | None = Field(default=None, description="Fingerprint of the sampler settings used")
+    status_proposals: list[StatusProposal] = Field(
+        default_factory=list, max_length=MAX_STATUS_PROPOSALS,
+        description="Stop-loss proposals to pause or resume ad sets (proposals only, not executed)")
 
     @model_validator(mode="after")
     def _shares_form_a_distribution(self) -> Self:

@@ -3,7 +3,8 @@
 The decision is deterministic for its inputs: ``decision_id`` is derived from the group and the
 clock's "now", the Monte Carlo generator is seeded from it, and every ``change_id`` is the
 decision id plus the entity. A replay at the same moment decides the same, and the executor
-applies a redelivered request at most once.
+applies a redelivered request at most once. Stop-loss proposals (``streams.sampler.stoploss``)
+ride on the decision, drawn from their own stream off the same seed; they are never executed here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from streams.sampler.model import FloatArray
 from streams.sampler.policy import AllocationRequest, Thompson
 from streams.sampler.settings import SamplerSettings
 from streams.sampler.state import GroupState
+from streams.sampler.stoploss import propose, stopped_entities
 from streams.sampler.store import GroupRow, evidence_marks
 
 POLICY = "thompson"
@@ -101,8 +103,16 @@ def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSet
                          **prior_fields(external[i]))
         for i, e in enumerate(ids)
     ]
+    # -- stop-loss proposals (streams.sampler.stoploss): carried on the decision, not executed --
+    stop_loss = settings.stop_loss()
+    stopped = stopped_entities(state, ids) if stop_loss.enabled else ()
+    proposals = propose(state, now, stop_loss, seed, posterior,
+                        state.posterior(stopped, now, settings.model()) if stopped else None)
+    # -- end stop-loss --
     changed = [i for i in range(len(ids)) if targets[i] != current[i]]
     reason = allocation.reason + (f"; {len(changed)} budget change(s)" if changed else "; no change beyond hysteresis")
+    if proposals:
+        reason += "; stop-loss: " + ", ".join(f"{p.action} {p.entity_id}" for p in proposals)
     if paused:
         reason += "; automation paused: no requests"
     decision = AllocationDecided(
@@ -110,6 +120,7 @@ def decide(state: GroupState, row: GroupRow, now: datetime, settings: SamplerSet
         group_id=state.group_id, campaign_id=row.campaign_id, policy=POLICY, seed=seed,
         total_budget=Money(amount_minor=total, currency=state.currency), allocations=allocations, paused=paused,
         reason=reason, evidence=evidence_marks(row.evidence), settings_digest=settings.decision_digest(),
+        status_proposals=proposals,
     )
     requests = () if paused else tuple(
         BudgetChangeRequested(

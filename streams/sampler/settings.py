@@ -12,13 +12,14 @@ import hashlib
 import json
 from dataclasses import asdict, replace
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.core.controls.limits import PLATFORM_MIN_BUDGET_MINOR
 from streams.core.settings import load_settings
 from streams.sampler.coldstart import PriorConfig
 from streams.sampler.state import ModelConfig
+from streams.sampler.stoploss import StopLossConfig
 
 ENV_PREFIX = "ROASLOOP_SAMPLER_"
 _M = ModelConfig()
@@ -54,6 +55,34 @@ class SamplerSettings(BaseSettings):
     significant_events: int = Field(default=20, ge=1, description="New events that trigger a decision")
     priors_refresh_seconds: float = Field(default=60.0, ge=0, description="How often the tenants' active "
                                           "cold-start priors are checked for a promotion (0: priors off)")
+    # --- stop-loss (streams.sampler.stoploss): proposals only, conservative defaults ---------
+    stop_loss_enabled: bool = Field(default=True, description="Propose pausing losers and resuming recovered ones")
+    stop_loss_break_even_roas: float = Field(default=1.0, gt=0, le=1000,
+                                             description="Pipeline ROAS below which an ad set loses money")
+    stop_loss_pause_probability: float = Field(default=0.95, gt=0.5, lt=1,
+                                               description="Propose a pause above this P(ROAS < break-even)")
+    stop_loss_resume_probability: float = Field(default=0.5, gt=0, lt=1,
+                                                description="Propose a resume below this P(ROAS < break-even)")
+    stop_loss_min_spend_minor: int = Field(default=20_000, ge=0, le=10**12,
+                                           description="No pause before the ad set has spent this much")
+    stop_loss_min_age_days: int = Field(default=14, ge=0, le=365,
+                                        description="No pause before this many days since its first spend")
+    stop_loss_draws: int = Field(default=4000, ge=100, le=100_000, description="Posterior draws per judgement")
+
+    @model_validator(mode="after")
+    def _stop_loss_hysteresis(self) -> SamplerSettings:
+        if self.stop_loss_resume_probability >= self.stop_loss_pause_probability:
+            raise ValueError(f"{ENV_PREFIX}STOP_LOSS_RESUME_PROBABILITY ({self.stop_loss_resume_probability}) must be "
+                             f"below {ENV_PREFIX}STOP_LOSS_PAUSE_PROBABILITY ({self.stop_loss_pause_probability}): "
+                             "the gap is the hysteresis that keeps an ad set near break-even from flapping")
+        return self
+
+    def stop_loss(self) -> StopLossConfig:
+        return StopLossConfig(
+            enabled=self.stop_loss_enabled, break_even_roas=self.stop_loss_break_even_roas,
+            pause_probability=self.stop_loss_pause_probability, resume_probability=self.stop_loss_resume_probability,
+            min_spend_minor=self.stop_loss_min_spend_minor, min_age_days=self.stop_loss_min_age_days,
+            draws=self.stop_loss_draws)
 
     def decision_digest(self) -> str:
         """A fingerprint of every setting a decision depends on (not the scheduling ones).
@@ -63,6 +92,8 @@ class SamplerSettings(BaseSettings):
         relevant = {"model": asdict(self.model()), "hysteresis": self.hysteresis,
                     "min_change_minor": self.min_change_minor,
                     "platform_min_budget_minor": self.platform_min_budget_minor}
+        if self.stop_loss_enabled:  # absent when off, so digests logged before the stop-loss still match
+            relevant["stop_loss"] = asdict(self.stop_loss())
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
     def model(self) -> ModelConfig:

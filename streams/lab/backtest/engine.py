@@ -21,7 +21,7 @@ from streams.core.clock import EventClock
 from streams.core.controls.limits import LimitsBook
 from streams.lab.backtest.facts import GroupKey, Ledger
 from streams.lab.backtest.guardrails import GuardedBudgets, Intervention
-from streams.lab.backtest.policies import Choice, ReplayPolicy
+from streams.lab.backtest.policies import Choice, ReplayPolicy, proposal_keys
 from streams.lab.backtest.records import ReplayRecord
 from streams.sampler.settings import SamplerSettings, load_sampler_settings
 from streams.sampler.state import GroupState, retention_cutoff
@@ -81,11 +81,12 @@ class ReplayResult:
     ``settings_digest``): the logged policy cannot reproduce them."""
 
     def same_as_logged(self) -> dict[str, int]:
-        """Per policy, how many decisions equal the logged one in every share and budget: the logged
-        policy with its logged seeds should match all of them (a replay that reproduces the log)."""
-        logged = [(tuple(a.share for a in d.event.allocations), tuple(a.budget_minor for a in d.event.allocations))
-                  for d in self.logged]
-        return {run.name: sum((d.choice.shares, d.choice.budgets) == expected
+        """Per policy, how many decisions equal the logged one in every share, budget and stop-loss
+        proposal: the logged policy with its logged seeds should match all of them (a replay that
+        reproduces the log)."""
+        logged = [(tuple(a.share for a in d.event.allocations), tuple(a.budget_minor for a in d.event.allocations),
+                   proposal_keys(d.event)) for d in self.logged]
+        return {run.name: sum((d.choice.shares, d.choice.budgets, d.choice.proposals) == expected
                               for d, expected in zip(run.decisions, logged, strict=True))
                 for run in self.runs}
 

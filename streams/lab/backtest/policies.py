@@ -28,6 +28,7 @@ from streams.sampler.policy import AllocationRequest, Thompson
 from streams.sampler.policy import Policy as SamplerPolicy
 from streams.sampler.settings import SamplerSettings, load_sampler_settings
 from streams.sampler.state import GroupState
+from streams.sampler.stoploss import propose, stopped_entities
 
 LOGGED = "logged"
 DEFAULT_MIN_BUDGET_MINOR = PLATFORM_MIN_BUDGET_MINOR
@@ -46,6 +47,12 @@ class Choice:
     entity_ids: tuple[str, ...]
     shares: tuple[float, ...]
     budgets: tuple[int, ...]
+    proposals: tuple[tuple[str, str], ...] = ()
+    """Stop-loss proposals as (entity, action): the logged seed reproduces the logged ones."""
+
+
+def proposal_keys(decision: AllocationDecided) -> tuple[tuple[str, str], ...]:
+    return tuple((p.entity_id, p.action) for p in decision.status_proposals)
 
 
 class ReplayPolicy(Protocol):
@@ -59,7 +66,7 @@ class Logged:
 
     def choose(self, logged: AllocationDecided, state: GroupState) -> Choice:
         return Choice(tuple(a.entity_id for a in logged.allocations), tuple(a.share for a in logged.allocations),
-                      tuple(a.budget_minor for a in logged.allocations))
+                      tuple(a.budget_minor for a in logged.allocations), proposal_keys(logged))
 
 
 class Sampler:
@@ -101,7 +108,13 @@ class Sampler:
             draws = allocation.posterior.draw(gate, 500)[:, order]
         targets = planned_targets(allocation.budgets[order], current, minimums,
                                   logged.total_budget.amount_minor, s, draws, self.guardrails)
-        return Choice(ids, tuple(float(x) for x in shares), tuple(int(x) for x in targets))
+        proposals: tuple[tuple[str, str], ...] = ()
+        if allocation.posterior is not None and self.seed is None:  # the live rule on the logged seed
+            stopped = stopped_entities(state, allocation.entity_ids)
+            proposals = tuple((p.entity_id, p.action) for p in propose(
+                state, logged.occurred_at, s.stop_loss(), logged.seed or 0, allocation.posterior,
+                state.posterior(stopped, logged.occurred_at, s.model()) if stopped else None))
+        return Choice(ids, tuple(float(x) for x in shares), tuple(int(x) for x in targets), proposals)
 
 
 def policy_by_name(spec: str) -> ReplayPolicy:

@@ -36,11 +36,12 @@ from streams.priors.source import PriorSource
 from streams.sampler.allocation import change_pays, guardrail_box, plan_budgets
 from streams.sampler.coldstart import external_priors
 from streams.sampler.inflight import DealCredit
-from streams.sampler.policy import AllocationRequest, Policy
+from streams.sampler.policy import Allocation, AllocationRequest, Policy
 from streams.sampler.state import GroupState, ModelConfig
 
 HYSTERESIS = 0.05
 FeaturesFn = Callable[[GroupState, tuple[str, ...]], Mapping[str, EntityFeatures]]
+ObserveFn = Callable[[int, AllocationRequest, Allocation], None]
 DRAIN_DAYS = 150
 
 
@@ -132,10 +133,11 @@ def _feed(outcome: DayOutcome, states: dict[str, GroupState], credit: DealLedger
 def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: int | None = None,
         model: ModelConfig | None = None, drain_days: int = DRAIN_DAYS, prior_source: PriorSource | None = None,
         features: FeaturesFn | None = None, keep_states: dict[str, GroupState] | None = None,
-        guardrails: GuardrailSettings | None = None) -> RunResult:
+        guardrails: GuardrailSettings | None = None, observe: ObserveFn | None = None) -> RunResult:
     """One policy over the horizon, then the drain. ``prior_source`` (with ``features`` describing
     each entity from what the group state has seen) feeds the cold-start prior, as live.
-    ``guardrails`` default to the executor's settings (``ROASLOOP_EXECUTOR_*``), as live."""
+    ``guardrails`` default to the executor's settings (``ROASLOOP_EXECUTOR_*``), as live.
+    ``observe`` sees each day's request and allocation (the stop-loss evaluation judges its posterior)."""
     limits = guardrails if guardrails is not None else guardrail_settings()
     market = Market.from_scenario(scenario, seed)
     horizon = days or market.scenario.days
@@ -168,6 +170,8 @@ def run(scenario: Scenario | str | Path, policy_name: str, seed: int = 0, days: 
                 external = external_priors(prior_source, ids, known)
             request = AllocationRequest(state, now, ids, mins, group.total_budget_minor, external)
             allocation = policy.allocate(request, rng)
+            if observe is not None:
+                observe(day, request, allocation)
             targets = allocation.budgets if policy_name == "oracle" else plan_budgets(
                 allocation.budgets, current, mins, group.total_budget_minor,
                 max_change_fraction=limits.max_change_fraction, hysteresis=HYSTERESIS)
