@@ -342,23 +342,33 @@ async def evaluate(settings: Settings, work: Workload, meta: MetaState, injected
                    feed: http_feed.Feed) -> None:
     tally = result.tally
     conn = await connect(settings)
+    guarded, add = checks.guarded, result.results.append
     try:
-        result.results.append(await checks.check_clicks(conn, work, tally))
         conversions = topic_name(settings, "conversions.attributed.v1")
-        result.results.append(await checks.check_attributions(conn, settings, conversions, work, tally))
-        result.results.append(await checks.check_revenue(conn, work, tally))
         with meta.lock:
             log = list(meta.change_log)
-        result.results.append(await checks.check_budget_changes(conn, log, tally))
-        result.results.append(checks.check_guardrails(log))
-        requests = await outcomes.requested(settings, topic_name(settings, "budget.requests.v1"))
-        result.results.append(await outcomes.check_request_outcomes(conn, requests))
         finals = {s.adset_id: meta.budget_of(s.adset_id) for s in work.adsets}
-        result.results.append(await outcomes.check_final_budgets(conn, requests, finals, START_BUDGET_MINOR))
-        result.results.append(await outcomes.check_webhooks(
-            conn, settings, topic_name(settings, "crm.deal-stage.v1"), feed, [ATTRIBUTION_INBOX]))
-        result.results.append(outcomes.check_retried(feed, result.kills["broker restart"]))
-        result.results.append(await outcomes.check_http_clicks(conn, feed, http_feed.TENANT))
+        add(await guarded("every click indexed once", lambda: checks.check_clicks(conn, work, tally)))
+        add(await guarded("every deal attributed once",
+                          lambda: checks.check_attributions(conn, settings, conversions, work, tally)))
+        add(await guarded("credited revenue per deal == fault-free", lambda: checks.check_revenue(conn, work, tally)))
+        add(await guarded("no budget change applied twice", lambda: checks.check_budget_changes(conn, log, tally)))
+        add(await guarded("guardrails held (4/h, 20%/6h)", lambda: checks.check_guardrails(log)))
+        requests: dict[str, Any] = {}
+
+        async def request_outcomes() -> checks.Check:
+            requests.update(await outcomes.requested(settings, topic_name(settings, "budget.requests.v1")))
+            return await outcomes.check_request_outcomes(conn, requests)
+
+        add(await guarded("every budget request: one outcome", request_outcomes))
+        add(await guarded("final Meta budget == last non-superseded request",
+                          lambda: outcomes.check_final_budgets(conn, requests, finals, START_BUDGET_MINOR)))
+        add(await guarded("every 2xx webhook -> its events once downstream", lambda: outcomes.check_webhooks(
+            conn, settings, topic_name(settings, "crm.deal-stage.v1"), feed, [ATTRIBUTION_INBOX])))
+        add(await guarded("every 503 retried and landed",
+                          lambda: outcomes.check_retried(feed, result.kills["broker restart"])))
+        add(await guarded("every redirected click indexed once",
+                          lambda: outcomes.check_http_clicks(conn, feed, http_feed.TENANT)))
     finally:
         await conn.close()
     try:
@@ -369,7 +379,10 @@ async def evaluate(settings: Settings, work: Workload, meta: MetaState, injected
                                            f"{len(lag)} groups; behind: {behind or 'none'}"))
     except KafkaError as exc:  # the run's other findings still get their table
         result.results.append(checks.Check("consumer lag back to zero", False, f"lag unreadable: {exc!r}"[:300]))
-    dlq_check, result.dlq = await checks.check_dlq(settings, injected, dict(consumers), settings.topic_prefix)
+    try:
+        dlq_check, result.dlq = await checks.check_dlq(settings, injected, dict(consumers), settings.topic_prefix)
+    except Exception as exc:
+        dlq_check = checks.Check("poison -> DLQ only", False, f"could not be checked: {exc!r}"[:300])
     result.results.append(dlq_check)
 
 

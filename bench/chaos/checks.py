@@ -6,7 +6,9 @@ own counters - and returns a :class:`Check` with a PASS/FAIL and the figures beh
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
@@ -30,6 +32,19 @@ class Check:
     name: str
     passed: bool
     detail: str
+
+
+async def guarded(name: str, check: Callable[[], Awaitable[Check] | Check]) -> Check:
+    """``check``'s result, or a FAIL line saying why it could not be made.
+
+    A check that crashes (a topic that cannot be read to its end on a broker that is slow after
+    its restart) must not take the run's other findings with it: the table always prints.
+    """
+    try:
+        made = check()
+        return await made if inspect.isawaitable(made) else made
+    except Exception as exc:
+        return Check(name, False, f"could not be checked: {exc!r}"[:300])
 
 
 @dataclass

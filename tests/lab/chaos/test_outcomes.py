@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from bench.chaos.checks import Check, guarded
 from bench.chaos.fleet import Fleet, disrupt
 from bench.chaos.http_feed import Delivery, Feed, OutageWebhooks
 from bench.chaos.outcomes import check_final_budgets, check_request_outcomes, check_retried
@@ -139,3 +140,13 @@ class _Ingress:
         self.answered_503 += status == 503
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"ok" if status == 200 else b"broker unavailable"})
+
+
+async def test_a_check_that_crashes_is_a_fail_line_and_the_other_checks_still_run() -> None:
+    async def unreadable() -> Check:
+        raise TimeoutError("could not read to the end of [0, 2, 4]")
+
+    crashed = await guarded("every deal attributed once", unreadable)
+    fine = await guarded("no guardrail exceeded", lambda: Check("no guardrail exceeded", True, "0 over"))
+    assert (crashed.passed, fine.passed) == (False, True)
+    assert crashed.name == "every deal attributed once" and "could not read to the end" in crashed.detail
